@@ -1,0 +1,7 @@
+/** Public entry of the protocol cores, for other projects that want them without Node-RED. */
+export * from './coap/codes';
+export * from './coap/content-format';
+export * from './coap/endpoint';
+export * from './coap/link-format';
+export * from './coap/query';
+export * from './coap/router';
