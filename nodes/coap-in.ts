@@ -74,7 +74,7 @@ export = function register(RED: NodeAPI): void {
           };
           this.send(msg);
         },
-        link,
+        { link },
       );
     } catch (err) {
       this.status({ fill: 'red', shape: 'ring', text: (err as Error).message });

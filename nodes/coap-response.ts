@@ -33,11 +33,13 @@ function optionsFrom(value: unknown): Record<string, OptionValue> {
 export = function register(RED: NodeAPI): void {
   function CoapResponseNode(this: Node, config: CoapResponseDef): void {
     RED.nodes.createNode(this, config);
+    let lastCode: string | undefined;
 
     this.on('input', (raw, _send, done) => {
       const msg = raw as ResponseMessage;
       const exchange = exchanges.get(msg._coapExchange);
       if (!exchange) {
+        lastCode = undefined;
         this.status({ fill: 'yellow', shape: 'ring', text: 'no pending request' });
         done(new Error('no pending CoAP request for this message: it did not come from coap-in, was answered already or timed out'));
         return;
@@ -50,11 +52,14 @@ export = function register(RED: NodeAPI): void {
         const options = optionsFrom(msg.options);
         if (config.maxAge?.trim() && options['Max-Age'] === undefined) options['Max-Age'] = Number(config.maxAge);
         exchange.respond({ code, payload, contentFormat: payload.length > 0 ? format : undefined, options });
-        this.status({ fill: code.startsWith('2.') ? 'green' : 'yellow', shape: 'dot', text: `${code} ${codeName(code)}` });
+        // Status travels to every open editor: send it only when it changes.
+        if (code !== lastCode) this.status({ fill: code.startsWith('2.') ? 'green' : 'yellow', shape: 'dot', text: `${code} ${codeName(code)}` });
+        lastCode = code;
         done();
       } catch (err) {
         // The client must not be left waiting for a flow bug.
         exchange.respond({ code: '5.00' });
+        lastCode = undefined;
         this.status({ fill: 'red', shape: 'ring', text: (err as Error).message });
         done(err as Error);
       }

@@ -24,6 +24,8 @@ export interface EndpointOptions {
   maxPendingRequests: number;
   /** A handler that has not answered by then gets 5.03 sent on its behalf. */
   responseTimeoutMs: number;
+  /** Observations held open at once; a request beyond it is answered once, without Observe (RFC 7641 §4.1). */
+  maxObservers: number;
 }
 
 export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
@@ -32,6 +34,7 @@ export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
   family: 'udp4',
   maxPendingRequests: 256,
   responseTimeoutMs: 30_000,
+  maxObservers: 256,
 };
 
 export type OptionValue = string | number | Buffer | Buffer[];
@@ -50,6 +53,11 @@ export interface CoapRequest {
   remote: { address: string; port: number };
   /** Parameters captured by the route pattern (":name", "*"). */
   params: Record<string, string>;
+  token: Buffer;
+  /** The Observe option: 0 registers, 1 deregisters (RFC 7641). */
+  observe?: number;
+  /** Proxy-Uri, or the URI built from Proxy-Scheme and the Uri-* options. */
+  proxyUri?: string;
 }
 
 export interface CoapReply {
@@ -62,17 +70,34 @@ export interface CoapReply {
 
 export interface Exchange {
   readonly request: CoapRequest;
+  /**
+   * True when the client asked to observe and the route accepted it: respond() then sends the
+   * first notification and notify() the later ones, until the client leaves or end() is called.
+   */
+  readonly observing: boolean;
   /** Sends the reply; false when the exchange was already answered or timed out. */
   respond(reply: CoapReply): boolean;
-  /** Called once, when the exchange is answered or given up. */
+  /** Sends a further notification; false when the observation is over. */
+  notify(reply: CoapReply): boolean;
+  /** Ends an observation from the server's side. */
+  end(): void;
+  /** Called once, when the request is answered or given up (not when an observation ends). */
   onSettled(listener: () => void): void;
+  /** Called once, when an observation ends: client reset, deregistration, failed delivery or end(). */
+  onObservationEnd(listener: () => void): void;
 }
 
 export type Handler = (exchange: Exchange) => void;
 
-interface ServedRoute {
-  handler: Handler;
+export interface RouteOptions {
+  /** Advertised in /.well-known/core. */
   link?: Link;
+  /** Whether GET with Observe: 0 opens an observation (RFC 7641). */
+  observable?: boolean;
+}
+
+interface ServedRoute extends RouteOptions {
+  handler: Handler;
 }
 
 const MAX_AGE_WHEN_BUSY = 5;
@@ -84,6 +109,7 @@ export interface EndpointEvents {
   'handler-error': [Error, CoapRequest];
   'request-timeout': [CoapRequest];
   overload: [CoapRequest];
+  'observer-limit': [CoapRequest];
 }
 
 export class CoapEndpoint extends EventEmitter<EndpointEvents> {
@@ -91,6 +117,12 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   private server: CoapServer | undefined;
   private readonly router = new Router<ServedRoute>();
   private pending = 0;
+  private observations = 0;
+  /** Open observations by client and token, so a GET with Observe: 1 can end its own. */
+  private readonly observationsByClient = new Map<string, () => void>();
+  /** Drops every open exchange and observation without answering: the socket is going away. */
+  private readonly openExchanges = new Set<() => void>();
+  private proxyHandler: Handler | undefined;
   private listeningAddress: AddressInfo | undefined;
 
   constructor(options: Partial<EndpointOptions> = {}) {
@@ -106,6 +138,10 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     return this.pending;
   }
 
+  get activeObservations(): number {
+    return this.observations;
+  }
+
   start(): Promise<AddressInfo> {
     if (this.server) return Promise.reject(new Error('endpoint already started'));
     const { family, port } = this.options;
@@ -119,6 +155,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
         if (!settled) {
           settled = true;
           this.server = undefined;
+          closeQuietly(server);
           reject(err);
         } else {
           this.emit('error', err);
@@ -129,6 +166,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
         settled = true;
         if (err) {
           this.server = undefined;
+          closeQuietly(server);
           reject(err);
           return;
         }
@@ -141,6 +179,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   stop(): Promise<void> {
+    for (const drop of [...this.openExchanges]) drop();
     const server = this.server;
     this.server = undefined;
     this.listeningAddress = undefined;
@@ -149,8 +188,16 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   /** Serves `pattern` for `method`; returns the function that stops serving it. */
-  route(method: MethodFilter, pattern: string, handler: Handler, link?: Link): () => void {
-    return this.router.add(method, pattern, { handler, link });
+  route(method: MethodFilter, pattern: string, handler: Handler, options: RouteOptions = {}): () => void {
+    return this.router.add(method, pattern, { handler, ...options });
+  }
+
+  /**
+   * Who answers requests that carry Proxy-Uri or Proxy-Scheme. Without one they get 5.05
+   * (RFC 7252 §5.7.2): the gateway is never an open forward proxy.
+   */
+  handleProxyRequests(handler: Handler | undefined): void {
+    this.proxyHandler = handler;
   }
 
   private links(): Link[] {
@@ -162,7 +209,12 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     try {
       request = toRequest(req);
     } catch (err) {
-      send(res, { code: '4.02', payload: Buffer.from((err as Error).message) });
+      plainReply(res, { code: '4.02', payload: Buffer.from((err as Error).message) });
+      return;
+    }
+    if (request.proxyUri !== undefined) {
+      if (!this.proxyHandler) return void plainReply(res, { code: '5.05' });
+      this.runHandler(this.proxyHandler, request, res, false);
       return;
     }
     if (request.path.length === 2 && request.path[0] === '.well-known' && request.path[1] === 'core') {
@@ -170,53 +222,120 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
       return;
     }
     const match = this.router.match(request.method, request.path);
-    if (match.kind === 'not-found') return void send(res, { code: '4.04' });
-    if (match.kind === 'method-not-allowed') return void send(res, { code: '4.05' });
+    if (match.kind === 'not-found') return void plainReply(res, { code: '4.04' });
+    if (match.kind === 'method-not-allowed') return void plainReply(res, { code: '4.05' });
     if (this.pending >= this.options.maxPendingRequests) {
       this.emit('overload', request);
-      send(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
+      plainReply(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
       return;
     }
     request.params = match.params;
-    this.runHandler(match.value.handler, request, res);
+    if (request.observe === 1) this.observationsByClient.get(observationKey(request))?.();
+    let observe = request.observe === 0 && match.value.observable === true && isObserveStream(res);
+    if (observe && this.observations >= this.options.maxObservers) {
+      this.emit('observer-limit', request);
+      observe = false;
+    }
+    this.runHandler(match.value.handler, request, res, observe);
   }
 
-  private runHandler(handler: Handler, request: CoapRequest, res: OutgoingMessage): void {
+  private runHandler(handler: Handler, request: CoapRequest, res: OutgoingMessage, observing: boolean): void {
     this.pending++;
-    let done = false;
-    const listeners: Array<() => void> = [];
+    let answered = false;
+    let observationOver = !observing;
+    const settledListeners: Array<() => void> = [];
+    const endListeners: Array<() => void> = [];
     const settle = (): void => {
-      done = true;
+      answered = true;
       this.pending--;
       clearTimeout(timer);
-      for (const l of listeners) l();
+      if (observationOver) this.openExchanges.delete(drop);
+      for (const l of settledListeners.splice(0)) l();
     };
+    const key = observationKey(request);
+    const endThis = (): void => exchange.end();
+    const finishObservation = (): void => {
+      if (observationOver) return;
+      observationOver = true;
+      this.observations--;
+      if (this.observationsByClient.get(key) === endThis) this.observationsByClient.delete(key);
+      if (answered) this.openExchanges.delete(drop);
+      for (const l of endListeners.splice(0)) l();
+    };
+    const drop = (): void => {
+      // node-coap's empty-ACK timer would fire on the closed socket and throw out of a timer,
+      // which would take the whole runtime down.
+      clearTimeout((res as unknown as { _ackTimer?: NodeJS.Timeout })._ackTimer);
+      if (!answered) settle();
+      finishObservation();
+      this.openExchanges.delete(drop);
+    };
+    this.openExchanges.add(drop);
     const timer = setTimeout(() => {
-      if (done) return;
+      if (answered) return;
       settle();
       this.emit('request-timeout', request);
-      send(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
+      finishObservation();
+      plainReply(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
     }, this.options.responseTimeoutMs);
+    if (observing) {
+      this.observations++;
+      // A re-registration with the same token replaces the earlier observation (RFC 7641 §4.1).
+      this.observationsByClient.get(key)?.();
+      this.observationsByClient.set(key, endThis);
+      // node-coap ends the stream when the client resets a notification or delivery fails.
+      res.on('finish', finishObservation);
+      res.on('close', finishObservation);
+    }
+    const safely = (what: () => void): void => {
+      try {
+        what();
+      } catch (err) {
+        this.emit('handler-error', err as Error, request);
+        finishObservation();
+        try {
+          plainReply(res, { code: '5.00' });
+        } catch {
+          // the response stream is already spent; the client will retransmit or time out
+        }
+      }
+    };
     const exchange: Exchange = {
       request,
+      observing,
       respond: (reply) => {
-        if (done) return false;
+        if (answered) return false;
         settle();
-        try {
-          send(res, reply);
-        } catch (err) {
-          this.emit('handler-error', err as Error, request);
-          try {
-            send(res, { code: '5.00' });
-          } catch {
-            // the response stream is already spent; the client will retransmit or time out
-          }
+        // Only a success opens the observation (RFC 7641 §4.2); anything else ends it.
+        if (observing && reply.code.startsWith('2.')) safely(() => notify(res, reply));
+        else {
+          finishObservation();
+          safely(() => plainReply(res, reply));
         }
         return true;
       },
+      notify: (reply) => {
+        if (!answered || observationOver) return false;
+        if (!reply.code.startsWith('2.')) {
+          safely(() => notify(res, reply));
+          exchange.end();
+          return true;
+        }
+        safely(() => notify(res, reply));
+        return !observationOver;
+      },
+      end: () => {
+        if (observationOver) return;
+        finishObservation();
+        res.end();
+      },
       onSettled: (listener) => {
-        if (done) listener();
-        else listeners.push(listener);
+        if (answered) listener();
+        else settledListeners.push(listener);
+      },
+      onObservationEnd: (listener) => {
+        if (observationOver) listener();
+        else endListeners.push(listener);
       },
     };
     try {
@@ -228,23 +347,69 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   private serveDiscovery(request: CoapRequest, res: OutgoingMessage): void {
-    if (request.method !== 'GET') return void send(res, { code: '4.05' });
+    if (request.method !== 'GET') return void plainReply(res, { code: '4.05' });
     let links = this.links();
     for (const [key, value] of Object.entries(queryObject(request.query))) {
       for (const v of ([] as string[]).concat(value)) links = links.filter((l) => matchesQuery(l, key, v));
     }
-    if (links.length === 0 && request.query.length > 0) return void send(res, { code: '4.04' });
-    send(res, { code: '2.05', payload: Buffer.from(serialiseLinks(links)), contentFormat: ContentFormat.linkFormat });
+    if (links.length === 0 && request.query.length > 0) return void plainReply(res, { code: '4.04' });
+    plainReply(res, { code: '2.05', payload: Buffer.from(serialiseLinks(links)), contentFormat: ContentFormat.linkFormat });
   }
 }
 
-function send(res: OutgoingMessage, reply: CoapReply): void {
-  res.code = reply.code;
-  for (const [name, value] of Object.entries(reply.options ?? {})) {
-    res.setOption(name, value);
+function observationKey(request: CoapRequest): string {
+  return `${request.remote.address}|${request.remote.port}|${request.token.toString('hex')}`;
+}
+
+function closeQuietly(server: CoapServer): void {
+  try {
+    server.close();
+  } catch {
+    // never bound: nothing to release
   }
+}
+
+/** node-coap's stream for an Observe: 0 request; its typings do not export it. */
+interface ObserveStream {
+  statusCode: string;
+  setOption(name: string, value: OptionValue): unknown;
+  write(payload: Buffer): boolean;
+  end(): void;
+  /** Sends one message without adding an Observe option: how a server declines to be observed. */
+  _doSend(payload?: Buffer): void;
+  _counter: number;
+}
+
+function isObserveStream(res: OutgoingMessage): boolean {
+  return typeof (res as unknown as Partial<ObserveStream>)._doSend === 'function';
+}
+
+function applyReply(res: { setOption(name: string, value: OptionValue): unknown }, reply: CoapReply): void {
+  for (const [name, value] of Object.entries(reply.options ?? {})) res.setOption(name, value);
   if (reply.contentFormat !== undefined) res.setOption('Content-Format', reply.contentFormat);
+}
+
+/** One response, never an observation, whichever stream node-coap handed us. */
+function plainReply(res: OutgoingMessage, reply: CoapReply): void {
+  if (isObserveStream(res)) {
+    const stream = res as unknown as ObserveStream;
+    stream.statusCode = reply.code;
+    applyReply(stream, reply);
+    stream._doSend(reply.payload ?? Buffer.alloc(0));
+    // Counting the message keeps the stream's 'finish' from sending an empty second one.
+    stream._counter = Math.max(stream._counter, 1);
+    return;
+  }
+  res.code = reply.code;
+  applyReply(res, reply);
   res.end(reply.payload ?? Buffer.alloc(0));
+}
+
+function notify(res: OutgoingMessage, reply: CoapReply): void {
+  const stream = res as unknown as ObserveStream;
+  stream.statusCode = reply.code;
+  applyReply(stream, reply);
+  stream.write(reply.payload ?? Buffer.alloc(0));
 }
 
 interface RawOption {
@@ -282,5 +447,18 @@ function toRequest(req: IncomingMessage): CoapRequest {
     options,
     remote: { address: req.rsinfo.address, port: req.rsinfo.port },
     params: {},
+    token: (req as unknown as { _packet: { token?: Buffer } })._packet.token ?? Buffer.alloc(0),
+    observe: typeof req.headers['Observe'] === 'number' ? req.headers['Observe'] : undefined,
+    proxyUri: proxyUriOf(options),
   };
+}
+
+function proxyUriOf(options: Record<string, OptionValue>): string | undefined {
+  const uri = options['Proxy-Uri'];
+  if (uri !== undefined) return String(uri);
+  const scheme = options['Proxy-Scheme'];
+  if (scheme === undefined) return undefined;
+  const host = options['Uri-Host'] ?? '';
+  const port = options['Uri-Port'];
+  return `${String(scheme)}://${String(host)}${port === undefined ? '' : `:${String(port)}`}`;
 }

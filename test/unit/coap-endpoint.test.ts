@@ -23,8 +23,7 @@ describe('CoapEndpoint over loopback', () => {
   before(async () => {
     port = (await endpoint.start()).port;
     endpoint.route('GET', '/hello', (ex) => ex.respond({ code: '2.05', payload: Buffer.from('hi'), contentFormat: 0, options: { 'Max-Age': 30 } }), {
-      href: '/hello',
-      attributes: { rt: 'greeting', ct: 0 },
+      link: { href: '/hello', attributes: { rt: 'greeting', ct: 0 } },
     });
     endpoint.route('POST', '/echo/:name', (ex) =>
       ex.respond({ code: '2.04', payload: Buffer.from(`${ex.request.params.name}:${ex.request.payload.toString()}:${ex.request.query.join('&')}`) }),
@@ -128,4 +127,18 @@ test('IPv6 endpoint answers on ::1', async () => {
   } finally {
     await ep.stop();
   }
+});
+
+test('stop drops open exchanges: no timer outlives the socket', async () => {
+  const ep = new CoapEndpoint({ address: '127.0.0.1', port: 0, responseTimeoutMs: 60_000 });
+  const held: Exchange[] = [];
+  ep.route('GET', '/hold', (ex) => held.push(ex));
+  const { port } = await ep.start();
+  const answer = coapCall({ port, pathname: '/hold' }, 300).catch((err: Error) => err);
+  while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(ep.pendingRequests, 1);
+  await ep.stop();
+  assert.equal(ep.pendingRequests, 0);
+  assert.equal(held[0]?.respond({ code: '2.05' }), false);
+  assert.match(String(await answer), /no CoAP answer/);
 });
