@@ -5,3 +5,4 @@ export * from './coap/endpoint';
 export * from './coap/link-format';
 export * from './coap/query';
 export * from './coap/router';
+export * as oscore from './oscore';
