@@ -184,6 +184,11 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     this.server = undefined;
     this.listeningAddress = undefined;
     if (!server) return Promise.resolve();
+    // node-coap leaves the empty-ACK timer of a request it rejected itself running (e.g. a Block1
+    // with num > 0 and no earlier blocks); firing after close, its send would throw out of a timer
+    // and take the whole runtime down. Sends after stop go nowhere instead.
+    const sock = (server as unknown as { _sock?: { send: unknown } })._sock;
+    if (sock) sock.send = () => undefined;
     return new Promise((resolve) => server.close(() => resolve()));
   }
 
