@@ -5,6 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { inspectDatagram } from './datagram-guard';
 import { createServer } from 'coap';
 import type { Server as CoapServer, IncomingMessage, OutgoingMessage } from 'coap';
 import { Router, type MethodFilter, type Method, METHODS } from './router';
@@ -26,6 +28,8 @@ export interface EndpointOptions {
   responseTimeoutMs: number;
   /** Observations held open at once; a request beyond it is answered once, without Observe (RFC 7641 §4.1). */
   maxObservers: number;
+  /** Largest request body a client may send through Block1; beyond it 4.13 with Size1. */
+  maxRequestBodyBytes: number;
 }
 
 export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
@@ -35,6 +39,7 @@ export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
   maxPendingRequests: 256,
   responseTimeoutMs: 30_000,
   maxObservers: 256,
+  maxRequestBodyBytes: 64 * 1024,
 };
 
 export type OptionValue = string | number | Buffer | Buffer[];
@@ -110,6 +115,8 @@ export interface EndpointEvents {
   'request-timeout': [CoapRequest];
   overload: [CoapRequest];
   'observer-limit': [CoapRequest];
+  /** A datagram refused before node-coap saw it (malformed, unknown critical option, oversized Block1). */
+  'rejected-datagram': [string, { address: string; port: number }];
 }
 
 export class CoapEndpoint extends EventEmitter<EndpointEvents> {
@@ -170,7 +177,8 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
           reject(err);
           return;
         }
-        const sock = (server as unknown as { _sock: { address(): AddressInfo } })._sock;
+        const sock = (server as unknown as { _sock: Socket })._sock;
+        this.guard(sock);
         this.listeningAddress = sock.address();
         this.emit('listening', this.listeningAddress);
         resolve(this.listeningAddress);
@@ -190,6 +198,21 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     const sock = (server as unknown as { _sock?: { send: unknown } })._sock;
     if (sock) sock.send = () => undefined;
     return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  /** Puts inspectDatagram in front of node-coap's own datagram handler. */
+  private guard(sock: Socket): void {
+    const handlers = sock.listeners('message') as Array<(msg: Buffer, rinfo: RemoteInfo) => void>;
+    for (const h of handlers) sock.removeListener('message', h);
+    sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      const verdict = inspectDatagram(msg, this.options);
+      if (verdict.pass) {
+        for (const h of handlers) h(msg, rinfo);
+        return;
+      }
+      if (verdict.reply) sock.send(verdict.reply, rinfo.port, rinfo.address);
+      this.emit('rejected-datagram', verdict.reason, { address: rinfo.address, port: rinfo.port });
+    });
   }
 
   /** Serves `pattern` for `method`; returns the function that stops serving it. */

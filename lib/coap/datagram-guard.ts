@@ -1,0 +1,133 @@
+/**
+ * Looks at every datagram before node-coap does, for what node-coap would get wrong:
+ * - a Block1 option whose block number alone claims a huge body: node-coap allocates the whole
+ *   body up front (num 2^20-1 × 1024 bytes is a 1 GiB allocation from one datagram);
+ * - an unrecognised critical option, which RFC 7252 §5.4.1 says must be refused with 4.02
+ *   (node-coap ignores it and serves the request);
+ * - a message that does not parse, which RFC 7252 §4.2/§4.3 rejects with a Reset (for CON) or
+ *   silently (node-coap answers 5.00, and to the wrong address).
+ */
+import { parse, generate, type ParsedPacket } from 'coap-packet';
+
+/** Option numbers this gateway recognises: RFC 7252, 7641, 7959, 8613, 8768, 9175, 9177, OCF. */
+const KNOWN_OPTIONS = new Set([1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 14, 15, 16, 17, 19, 20, 21, 23, 27, 28, 31, 35, 39, 60, 252, 258, 292, 2049, 2053]);
+const BLOCK1 = 27;
+
+export interface GuardLimits {
+  /** Largest request body accepted through Block1, in bytes. */
+  maxRequestBodyBytes: number;
+}
+
+export type Verdict =
+  | { pass: true }
+  | { pass: false; reason: string; /** what to send back, if anything */ reply?: Buffer };
+
+export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
+  let packet: ParsedPacket;
+  try {
+    checkFraming(raw);
+    packet = parse(raw);
+  } catch (err) {
+    return { pass: false, reason: `malformed message: ${(err as Error).message}`, reply: resetFor(raw) };
+  }
+  const isRequest = packet.code.startsWith('0.') && packet.code !== '0.00';
+  if (!isRequest || packet.reset || packet.ack) return { pass: true };
+
+  for (const option of packet.options) {
+    const number = optionNumber(option.name);
+    if (number % 2 === 1 && !KNOWN_OPTIONS.has(number)) {
+      return refuse(packet, '4.02', `unrecognised critical option ${number}`);
+    }
+  }
+  const block1 = packet.options.find((o) => optionNumber(o.name) === BLOCK1);
+  if (block1) {
+    const value = block1.value.reduce((acc, byte) => acc * 256 + byte, 0);
+    const szx = value & 0x7;
+    if (block1.value.length > 3 || szx === 7) return refuse(packet, '4.00', 'invalid Block1 option');
+    const size = 2 ** (szx + 4);
+    const num = Math.floor(value / 16);
+    if ((num + 1) * size > limits.maxRequestBodyBytes) {
+      const size1 = uintBytes(limits.maxRequestBodyBytes);
+      return refuse(packet, '4.13', `Block1 body beyond ${limits.maxRequestBodyBytes} bytes`, [{ name: 'Size1', value: size1 }]);
+    }
+  }
+  return { pass: true };
+}
+
+/**
+ * The format errors of RFC 7252 §3 that coap-packet lets through: a token longer than the
+ * datagram or than 8 bytes, option nibbles of 15, options running past the end, and a payload
+ * marker with nothing after it.
+ */
+function checkFraming(raw: Buffer): void {
+  if (raw.length < 4) throw new Error('shorter than the 4-byte header');
+  if (raw[0]! >> 6 !== 1) throw new Error('not CoAP version 1');
+  const tkl = raw[0]! & 0x0f;
+  if (tkl > 8) throw new Error(`token length ${tkl} is reserved`);
+  let i = 4 + tkl;
+  if (i > raw.length) throw new Error('token runs past the end');
+  while (i < raw.length) {
+    const byte = raw[i++]!;
+    if (byte === 0xff) {
+      if (i === raw.length) throw new Error('payload marker with no payload');
+      return;
+    }
+    const extended = (nibble: number): number => {
+      if (nibble === 15) throw new Error('reserved option nibble 15');
+      if (nibble < 13) return 0;
+      return nibble === 13 ? 1 : 2;
+    };
+    i += extended(byte >> 4);
+    const lengthNibble = byte & 0x0f;
+    const lengthBytes = extended(lengthNibble);
+    if (i + lengthBytes > raw.length) throw new Error('option header runs past the end');
+    const length =
+      lengthBytes === 0 ? lengthNibble : lengthBytes === 1 ? raw[i]! + 13 : raw.readUInt16BE(i) + 269;
+    i += lengthBytes + length;
+    if (i > raw.length) throw new Error('option value runs past the end');
+  }
+}
+
+function optionNumber(name: string | number): number {
+  if (typeof name === 'number') return name;
+  const number = NUMBERS[name];
+  return number ?? Number(name);
+}
+
+// coap-packet names the options it knows and leaves the rest as numeric strings.
+const NUMBERS: Record<string, number> = {
+  'If-Match': 1, 'Uri-Host': 3, ETag: 4, 'If-None-Match': 5, Observe: 6, 'Uri-Port': 7, 'Location-Path': 8,
+  OSCORE: 9, 'Uri-Path': 11, 'Content-Format': 12, 'Max-Age': 14, 'Uri-Query': 15, 'Hop-Limit': 16, Accept: 17,
+  'Q-Block1': 19, 'Location-Query': 20, Block2: 23, Block1: 27, Size2: 28, 'Q-Block2': 31, 'Proxy-Uri': 35,
+  'Proxy-Scheme': 39, Size1: 60, 'No-Response': 258, 'OCF-Accept-Content-Format-Version': 2049,
+  'OCF-Content-Format-Version': 2053,
+};
+
+/** CON requests get the error piggybacked; a NON request that must be rejected is dropped. */
+function refuse(packet: ParsedPacket, code: string, reason: string, options: Array<{ name: string; value: Buffer }> = []): Verdict {
+  if (!packet.confirmable) return { pass: false, reason };
+  const reply = generate({
+    code,
+    messageId: packet.messageId,
+    token: packet.token,
+    ack: true,
+    options,
+    payload: Buffer.from(reason),
+  });
+  return { pass: false, reason, reply };
+}
+
+/** A Reset for a CON whose header can still be read (RFC 7252 §4.2); nothing otherwise. */
+function resetFor(raw: Buffer): Buffer | undefined {
+  if (raw.length < 4) return undefined;
+  const version = raw[0]! >> 6;
+  const type = (raw[0]! >> 4) & 0x3;
+  if (version !== 1 || type !== 0) return undefined;
+  return Buffer.from([0x70, 0x00, raw[2]!, raw[3]!]);
+}
+
+function uintBytes(n: number): Buffer {
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from(bytes);
+}
