@@ -10,6 +10,8 @@ interface CoapEndpointDef extends NodeDef {
   family: Family;
   maxPendingRequests: string | number;
   responseTimeout: string | number;
+  maxObservers: string | number;
+  maxRequestBody: string | number;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -26,6 +28,9 @@ export = function register(RED: NodeAPI): void {
         maxPendingRequests: integerSetting('max pending requests', config.maxPendingRequests, DEFAULT_ENDPOINT_OPTIONS.maxPendingRequests, 1, 100_000),
         responseTimeoutMs:
           integerSetting('response timeout', config.responseTimeout, DEFAULT_ENDPOINT_OPTIONS.responseTimeoutMs / 1000, 1, 3600) * 1000,
+        maxObservers: integerSetting('max observers', config.maxObservers, DEFAULT_ENDPOINT_OPTIONS.maxObservers, 0, 100_000),
+        maxRequestBodyBytes:
+          integerSetting('max request body', config.maxRequestBody, DEFAULT_ENDPOINT_OPTIONS.maxRequestBodyBytes / 1024, 1, 16 * 1024) * 1024,
       });
     } catch (err) {
       if (!(err instanceof SettingError)) throw err;
@@ -52,6 +57,13 @@ export = function register(RED: NodeAPI): void {
       // One line per overload episode, not one per refused datagram.
       if (!overloadLogged) this.warn(`more than ${endpoint.options.maxPendingRequests} requests unanswered: answering 5.03`);
       overloadLogged = true;
+    });
+    const refusedSources = new Set<string>();
+    endpoint.on('rejected-datagram', (reason, from) => {
+      // Once per source address, so a flood cannot flood the log too.
+      if (refusedSources.has(from.address) || refusedSources.size > 100) return;
+      refusedSources.add(from.address);
+      this.warn(`refused a datagram from ${from.address}: ${reason}`);
     });
     endpoint.on('request-timeout', (req) => {
       this.warn(`no coap-response within ${endpoint.options.responseTimeoutMs / 1000} s for ${req.method} /${req.path.join('/')}: answered 5.03`);

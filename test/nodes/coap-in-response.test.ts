@@ -1,6 +1,7 @@
 import { test, describe, afterEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { generate, parse } from 'coap-packet';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, waitForStatus, endpointPort, collect } from '../support/flow-runtime';
 import { coapCall } from '../support/coap-client';
@@ -140,6 +141,26 @@ describe('coap-in → coap-response', () => {
     } finally {
       busy.close();
     }
+  });
+
+  test('the endpoint\'s body limit from the editor reaches the datagram guard', async () => {
+    await helper.load(nodes, [
+      { id: 'tab', type: 'tab' },
+      endpoint({ maxRequestBody: 1 }),
+      { id: 'in', z: 'tab', type: 'coap-in', endpoint: 'ep', method: 'PUT', url: '/fw', wires: [] },
+    ]);
+    const port = await endpointPort('ep');
+    // Block1 num 1, szx 6: the second 1024-byte block, past a 1 KiB limit.
+    const datagram = generate({ code: '0.03', confirmable: true, messageId: 1, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('fw') }, { name: 'Block1', value: Buffer.from([0x1e]) }], payload: Buffer.alloc(1024) });
+    const sock = createSocket('udp4');
+    const answer = await new Promise<Buffer>((resolve) => {
+      sock.on('message', (m) => resolve(m));
+      sock.send(datagram, port, '127.0.0.1');
+    });
+    sock.close();
+    const parsed = parse(answer);
+    assert.equal(parsed.code, '4.13');
+    assert.deepEqual(parsed.options.find((o) => o.name === 'Size1')?.value, Buffer.from([0x04, 0x00]));
   });
 
   test('an unanswered request times out with 5.03; closing the flow releases the UDP port', async () => {
