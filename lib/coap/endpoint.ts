@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { inspectDatagram } from './datagram-guard';
-import { createServer } from 'coap';
+import { createServer, parameters as coapParameters } from 'coap';
 import type { Server as CoapServer, IncomingMessage, OutgoingMessage } from 'coap';
 import { Router, type MethodFilter, type Method, METHODS } from './router';
 import { serialiseLinks, matchesQuery, type Link } from './link-format';
@@ -193,11 +193,17 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     this.listeningAddress = undefined;
     if (!server) return Promise.resolve();
     // node-coap leaves the empty-ACK timer of a request it rejected itself running (e.g. a Block1
-    // with num > 0 and no earlier blocks); firing after close, its send would throw out of a timer
-    // and take the whole runtime down. Sends after stop go nowhere instead.
-    const sock = (server as unknown as { _sock?: { send: unknown } })._sock;
-    if (sock) sock.send = () => undefined;
-    return new Promise((resolve) => server.close(() => resolve()));
+    // with num > 0 and no earlier blocks). So: stop receiving, let those timers fire on the open
+    // socket (their senders land in node-coap's cache, whose clearing on close stops them), then
+    // close. Sends after close go nowhere: thrown out of a timer, they would end the runtime.
+    const sock = (server as unknown as { _sock?: Socket })._sock;
+    sock?.removeAllListeners('message');
+    return new Promise((resolve) => {
+      setTimeout(() => {
+        if (sock) sock.send = (() => undefined) as Socket['send'];
+        server.close(() => resolve());
+      }, coapParameters.piggybackReplyMs + 10);
+    });
   }
 
   /** Puts inspectDatagram in front of node-coap's own datagram handler. */
