@@ -8,13 +8,27 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, endpointPort } from '../support/flow-runtime';
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { requirePeer, runPeer } from '../support/peers';
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
 const nodes = [
   packageNode('coap-endpoint'),
   packageNode('coap-in'),
   packageNode('coap-response'),
+  packageNode('coap-rd'),
+  packageNode('coap-proxy'),
   coreNode('function/15-change'),
   coreNode('function/10-function'),
   coreNode('common/21-debug'),
@@ -73,6 +87,25 @@ describe('libcoap coap-client against the example flow', () => {
     assert.match(notFound.stdout + notFound.stderr, /4\.04/);
     const wrong = await runPeer(coapClient, ['-m', 'delete', `coap://127.0.0.1:${port}/hello`]);
     assert.match(wrong.stdout + wrong.stderr, /4\.05/);
+  });
+
+  test('a device registers with the example\'s directory and is reached through its proxy, also observed', async () => {
+    const device = requirePeer('coap-server-notls', 'libcoap3-bin');
+    const devicePort = await freeUdpPort();
+    const server = spawn(device, ['-A', '127.0.0.1', '-p', String(devicePort)], { stdio: 'ignore' });
+    try {
+      const reg = await runPeer(coapClient, ['-m', 'post', '-t', '40', '-e', '</time>;rt="clock";obs', `coap://127.0.0.1:${port}/rd?ep=clock&base=coap://127.0.0.1:${devicePort}`]);
+      assert.equal(reg.code, 0, reg.stderr);
+      const direct = await runPeer(coapClient, ['-m', 'get', `coap://127.0.0.1:${devicePort}/`]);
+      const proxied = await runPeer(coapClient, ['-m', 'get', `coap://127.0.0.1:${port}/ep/clock/`]);
+      assert.equal(proxied.stdout, direct.stdout);
+      assert.match(proxied.stdout, /libcoap/);
+      const observed = await runPeer(coapClient, ['-s', '3', '-m', 'get', `coap://127.0.0.1:${port}/ep/clock/time`], 10_000);
+      // libcoap's /time notifies once a second: the observation relayed through the proxy yields several.
+      assert.ok((observed.stdout.match(/\d{2}:\d{2}:\d{2}/g) ?? []).length >= 2, observed.stdout);
+    } finally {
+      server.kill();
+    }
   });
 
   test('a non-confirmable request is answered too', async () => {
