@@ -7,8 +7,8 @@
  * numbers. This is B.1.1 with the write made synchronous (fsync before use), so F = 0 suffices:
  * there is no window in which a number is used before the ceiling above it is on disk.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/atomic-file';
 import { MAX_SEQUENCE_NUMBER } from './algorithms';
 import { OscoreError } from './errors';
 
@@ -71,37 +71,11 @@ export class FileSequenceStorage implements SequenceStorage {
   }
 
   save(ceiling: number): void {
-    const temporary = `${this.path}.tmp`;
     try {
-      const fd = openSync(temporary, 'w', 0o600);
-      try {
-        writeSync(fd, `${JSON.stringify({ version: 1, ceiling })}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, this.path);
-      syncDirectory(dirname(this.path));
+      writeFileAtomicSync(this.path, `${JSON.stringify({ version: 1, ceiling })}\n`);
     } catch (error) {
-      if (error instanceof OscoreError) throw error;
       throw new OscoreError('state-unavailable', `cannot write ${this.path}: ${(error as Error).message}`);
     }
-  }
-}
-
-function syncDirectory(directory: string): void {
-  let fd: number;
-  try {
-    fd = openSync(directory, 'r');
-  } catch (error) {
-    // Windows cannot open a directory; its rename is already durable through NTFS journaling.
-    if (process.platform === 'win32') return;
-    throw error;
-  }
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

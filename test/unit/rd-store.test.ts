@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RegistrationStore, writeFileAtomic } from '../../lib/coap/rd/store';
+import { RegistrationStore } from '../../lib/coap/rd/store';
+import { writeFileAtomic } from '../../lib/util/atomic-file';
 import { ResourceDirectory } from '../../lib/coap/rd/registry';
 import { parseLinks } from '../../lib/coap/link-format';
 

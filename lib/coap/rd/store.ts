@@ -3,9 +3,9 @@
  * fsync, rename, fsync of the directory) and debounced; a file that cannot be read back is
  * moved aside, never fatal.
  */
-import { promises as fsp, readFileSync, renameSync, mkdirSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../util/atomic-file';
 import type { Registration } from './registry';
 
 const FORMAT_VERSION = 1;
@@ -18,29 +18,6 @@ export interface LoadResult {
   movedAside?: string;
   /** Why it was moved aside. */
   problem?: string;
-}
-
-/** Atomically replaces `file` with `data`: readers see the old content or the new, never half. */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const dir = dirname(file);
-  await fsp.mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await fsp.open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(data, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fsp.rename(temp, file);
-  } catch (err) {
-    await fsp.rm(temp, { force: true });
-    throw err;
-  }
-  // The rename itself is durable only once the directory entry is on disk.
-  const dirHandle = await fsp.open(dir, 'r').catch(() => undefined);
-  if (dirHandle) await dirHandle.sync().catch(() => undefined).finally(() => dirHandle.close());
 }
 
 function isStringArrayRecord(value: unknown): value is Record<string, string[]> {
