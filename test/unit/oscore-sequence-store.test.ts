@@ -78,7 +78,8 @@ test('file storage: missing file is a first start; writes are atomic JSON; corru
     writeFileSync(path, content);
     assert.throws(() => storage.load(), (e: unknown) => e instanceof OscoreError && e.kind === 'state-unavailable', content);
   }
-  const unwritable = new FileSequenceStorage(join(dir, 'missing-dir', 'ctx.json'));
+  // A missing directory is created; a path below a plain file cannot be written.
+  const unwritable = new FileSequenceStorage(join(path, 'ctx.json'));
   assert.throws(() => unwritable.save(1), (e: unknown) => e instanceof OscoreError && e.kind === 'state-unavailable');
 });
 
