@@ -101,7 +101,7 @@ describe('coap-proxy node', () => {
     const example = (JSON.parse(readFileSync(file, 'utf8')) as FlowNode[]).map((n) =>
       n.type === 'coap-endpoint' ? { ...n, address: '127.0.0.1', port: 0 } : n.type === 'coap-rd' ? { ...n, persist: false } : n,
     );
-    await helper.load([...nodes, coreNode('common/21-debug'), coreNode('common/90-comment')], example);
+    await helper.load([...nodes, coreNode('common/21-debug'), coreNode('common/90-comment'), coreNode('common/20-inject'), packageNode('coap-request')], example);
     const port = await endpointPort('rp.endpoint');
     const res = await coapCall({
       port,
