@@ -20,7 +20,7 @@ export interface GuardLimits {
 
 export type Verdict =
   | { pass: true }
-  | { pass: false; reason: string; /** what to send back, if anything */ reply?: Buffer };
+  | { pass: false; reason: string; /** what to send back, if anything */ reply?: Buffer; /** normal traffic, not worth a log line */ quiet?: true };
 
 export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
   let packet: ParsedPacket;
@@ -29,6 +29,10 @@ export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
     packet = parse(raw);
   } catch (err) {
     return { pass: false, reason: `malformed message: ${(err as Error).message}`, reply: resetFor(raw) };
+  }
+  // A CoAP ping is an empty CON; its answer is a Reset (RFC 7252 §4.3).
+  if (packet.code === '0.00' && packet.confirmable) {
+    return { pass: false, reason: 'ping', reply: Buffer.from([0x70, 0x00, raw[2]!, raw[3]!]), quiet: true };
   }
   const isRequest = packet.code.startsWith('0.') && packet.code !== '0.00';
   if (!isRequest || packet.reset || packet.ack) return { pass: true };

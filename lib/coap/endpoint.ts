@@ -217,7 +217,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
         return;
       }
       if (verdict.reply) sock.send(verdict.reply, rinfo.port, rinfo.address);
-      this.emit('rejected-datagram', verdict.reason, { address: rinfo.address, port: rinfo.port });
+      if (!verdict.quiet) this.emit('rejected-datagram', verdict.reason, { address: rinfo.address, port: rinfo.port });
     });
   }
 

@@ -58,6 +58,13 @@ test('a CON that does not parse gets a Reset with its message id; other garbage 
   assert.equal(tooShort.pass === false && tooShort.reply, undefined);
 });
 
+test('a CoAP ping (empty CON) is answered with a Reset (RFC 7252 §4.3)', () => {
+  const r = reply(inspectDatagram(generate({ code: '0.00', messageId: 0x4242, confirmable: true }), limits));
+  assert.equal(r.reset, true);
+  assert.equal(r.code, '0.00');
+  assert.equal(r.messageId, 0x4242);
+});
+
 test('responses and empty messages pass untouched', () => {
   const ack = generate({ code: '0.00', messageId: 7, ack: true });
   assert.deepEqual(inspectDatagram(ack, limits), { pass: true });
