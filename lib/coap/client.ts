@@ -13,6 +13,7 @@ import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { toBinary } from 'coap/dist/lib/option_converter';
 import type { Family, OptionValue } from './endpoint';
 import type { Method } from './router';
+import { LeanResetError, LeanTransport, type LeanResult } from './lean-transport';
 
 // An ETag is opaque bytes (RFC 7252 §5.10.6); node-coap's default decodes it as UTF-8 text,
 // which corrupts binary ETags on their way through the proxy. Process-wide, and harmless:
@@ -206,12 +207,15 @@ interface AgentInternals {
  */
 export class CoapClient {
   private readonly agents = new Map<Family, { agent: Agent; socket: Socket }>();
+  /** Plain requests (no Observe, no Block1/Block2 asked for): a lean transport, one socket per family. */
+  private readonly lean = new Map<Family, LeanTransport>();
   private closed = false;
 
   /** unref: the sockets do not keep the process alive (a shared, long-lived client). */
   constructor(private readonly settings: { unref?: boolean } = {}) {}
 
   request(target: CoapTarget, req: ClientRequest, timeoutMs: number): Promise<ClientResponse> {
+    if (leanable(req)) return this.leanRequest(target, req, timeoutMs);
     return new Promise((resolve, reject) => {
       let out: OutgoingMessage;
       let agent: Agent;
@@ -239,6 +243,35 @@ export class CoapClient {
       });
       out.on('error', (err: Error) => finish(err));
       out.end(req.payload ?? Buffer.alloc(0));
+    });
+  }
+
+  private leanRequest(target: CoapTarget, req: ClientRequest, timeoutMs: number): Promise<ClientResponse> {
+    return new Promise((resolve, reject) => {
+      try {
+        if (this.closed) throw new Error('CoAP client is closed');
+        let transport = this.lean.get(target.family);
+        if (!transport) {
+          transport = new LeanTransport(target.family, this.settings.unref === true);
+          this.lean.set(target.family, transport);
+        }
+        transport.request(
+          target.host,
+          target.port,
+          req.method,
+          requestOptions(req),
+          req.payload ?? Buffer.alloc(0),
+          timeoutMs,
+          (err, result) => {
+            if (err instanceof LeanResetError) reject(new CoapResetError(`${formatTarget(target)} answered with a reset`));
+            else if (err) reject(err);
+            else resolve(leanResponse(result as LeanResult));
+          },
+          () => reject(new CoapTimeoutError(timeoutMs, target)),
+        );
+      } catch (err) {
+        reject(err as Error);
+      }
     });
   }
 
@@ -310,6 +343,8 @@ export class CoapClient {
     this.closed = true;
     const entries = [...this.agents.values()];
     this.agents.clear();
+    const leans = [...this.lean.values()];
+    this.lean.clear();
     for (const { agent, socket } of entries) {
       // Stops every retransmission timer (a deregistration just sent has one); on its own socket
       // the agent leaves the socket to us.
@@ -319,13 +354,16 @@ export class CoapClient {
       socket.send = (() => undefined) as Socket['send'];
     }
     const sockets = entries.map((e) => e.socket);
-    return Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
-      try {
-        s.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    }))).then(() => undefined);
+    return Promise.all([
+      ...sockets.map((s) => new Promise<void>((resolve) => {
+        try {
+          s.close(() => resolve());
+        } catch {
+          resolve(); // already closed
+        }
+      })),
+      ...leans.map((t) => t.close()),
+    ]).then(() => undefined);
   }
 
   private agentFor(family: Family): Agent {
@@ -347,11 +385,7 @@ export class CoapClient {
   private start(target: CoapTarget, req: ClientRequest, observe: boolean): { out: OutgoingMessage; agent: Agent } {
     const agent = this.agentFor(target.family);
     const payload = req.payload ?? Buffer.alloc(0);
-    const options: Record<string, Buffer | Buffer[]> = {
-      ...wireOptions(req.options ?? {}),
-      'Uri-Path': req.path.map((s) => Buffer.from(s, 'utf8')),
-      'Uri-Query': req.query.map((s) => Buffer.from(s, 'utf8')),
-    };
+    const options = requestOptions(req);
     // node-coap sends Block1 only when asked, with this byte as the block-size exponent.
     if (payload.length > MAX_BLOCK_PAYLOAD) options.Block1 = Buffer.of(BLOCK_SIZE_EXPONENT_1024);
     const out = nodeCoapRequest({
@@ -365,6 +399,33 @@ export class CoapClient {
     });
     return { out, agent };
   }
+}
+
+function requestOptions(req: ClientRequest): Record<string, Buffer | Buffer[]> {
+  return {
+    ...wireOptions(req.options ?? {}),
+    'Uri-Path': req.path.map((s) => Buffer.from(s, 'utf8')),
+    'Uri-Query': req.query.map((s) => Buffer.from(s, 'utf8')),
+  };
+}
+
+/**
+ * Whether the lean transport can carry a request: no Block1 to send (node-coap segments it),
+ * and no Observe, Block1 or Block2 asked for by the caller (left to node-coap as before).
+ */
+function leanable(req: ClientRequest): boolean {
+  if ((req.payload?.length ?? 0) > MAX_BLOCK_PAYLOAD) return false;
+  const options = req.options;
+  if (!options) return true;
+  for (const name of Object.keys(options)) {
+    const number = optionNumber(name);
+    if (number === 6 || number === 23 || number === 27) return false;
+  }
+  return true;
+}
+
+function leanResponse(result: LeanResult): ClientResponse {
+  return toResponse(result.message as unknown as IncomingMessage);
 }
 
 function observeStream(res: IncomingMessage): ObserveStream | undefined {
