@@ -120,7 +120,7 @@ describe('cloud-link node', () => {
       if (n.type === 'ddns-update') return { ...n, server: 'http://127.0.0.1:9' };
       return n;
     });
-    await helper.load([...nodes, packageNode('port-mapping'), packageNode('ddns-update'), coreNode('common/21-debug'), coreNode('common/90-comment')], local, { 'ra.ddns': { username: 'u', password: 'p' } });
+    await helper.load([...nodes, packageNode('port-mapping'), packageNode('ddns-update'), packageNode('coap-proxy'), coreNode('common/21-debug'), coreNode('common/90-comment')], local, { 'ra.ddns': { username: 'u', password: 'p' } });
     await waitForStatus(helper.getNode('ra.cloud'), (s) => String(s.text).startsWith('registered at'));
     const reg = upstream.rd.endpoint('gateway');
     assert.ok(reg);
