@@ -11,7 +11,7 @@ import { UdpTransport } from '../lib/coap/cloud-link/udp-transport';
 import { endpointSocket } from '../lib/coap/cloud-link/endpoint-socket';
 import { gatewayLinks } from '../lib/coap/cloud-link/local-links';
 import { serialiseLinks } from '../lib/coap/link-format';
-import { integerSetting, SettingError } from './settings';
+import { integerSetting, SettingError, refuseToStart } from './settings';
 import type { CoapEndpointNode } from './endpoint-node';
 import type { CoapRdNode } from './coap-rd-node';
 
@@ -81,9 +81,7 @@ export = function register(RED: NodeAPI): void {
       settings = readSettings(config);
     } catch (err) {
       if (!(err instanceof SettingError)) throw err;
-      this.status({ fill: 'red', shape: 'ring', text: err.message });
-      this.error(`cloud-link not started: ${err.message}`);
-      this.on('input', (_msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => done());
+      refuseToStart(this, 'cloud-link', err.message);
       return;
     }
     const { target } = settings.upstream;

@@ -3,7 +3,7 @@ import type { NodeAPI, Node, NodeDef, NodeStatus } from 'node-red';
 import { ReverseProxy, DEFAULT_PROXY_OPTIONS, type ProxyOptions } from '../lib/coap/proxy/reverse-proxy';
 import { parseGroups, GroupConfigError } from '../lib/coap/proxy/groups';
 import type { EndpointDirectory } from '../lib/coap/rd/directory';
-import { integerSetting, SettingError } from './settings';
+import { integerSetting, SettingError, refuseToStart } from './settings';
 import type { CoapEndpointNode } from './endpoint-node';
 import type { CoapRdNode } from './coap-rd-node';
 
@@ -51,8 +51,7 @@ export = function register(RED: NodeAPI): void {
       options = optionsFrom(config);
     } catch (err) {
       if (!(err instanceof SettingError || err instanceof GroupConfigError)) throw err;
-      this.status({ fill: 'red', shape: 'ring', text: err.message });
-      this.error(`coap-proxy not started: ${err.message}`);
+      refuseToStart(this, 'coap-proxy', err.message);
       return;
     }
 

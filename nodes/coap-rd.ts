@@ -9,7 +9,7 @@ import { RdService } from '../lib/coap/rd/rd-service';
 import { RegistrationStore } from '../lib/coap/rd/store';
 import { DEFAULT_RD_LIMITS, MAX_LIFETIME, type RdLimits } from '../lib/coap/rd/limits';
 import type { RemovalReason } from '../lib/coap/rd/directory';
-import { integerSetting, SettingError } from './settings';
+import { integerSetting, SettingError, refuseToStart } from './settings';
 import type { CoapEndpointNode } from './endpoint-node';
 import type { CoapRdNode } from './coap-rd-node';
 
@@ -48,8 +48,7 @@ export = function register(RED: NodeAPI): void {
       directory = new ResourceDirectory({ limits: limitsFrom(config) });
     } catch (err) {
       if (!(err instanceof SettingError)) throw err;
-      this.status({ fill: 'red', shape: 'ring', text: err.message });
-      this.error(`coap-rd not started: ${err.message}`);
+      refuseToStart(this, 'coap-rd', err.message);
       this.directory = new ResourceDirectory();
       return;
     }

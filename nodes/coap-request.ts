@@ -8,7 +8,7 @@ import { resolveByName, targetOf } from '../lib/coap/proxy/resolve';
 import type { EndpointDirectory, RegisteredEndpoint } from '../lib/coap/rd/directory';
 import type { OptionValue } from '../lib/coap/endpoint';
 import { METHODS, type Method } from '../lib/coap/router';
-import { integerSetting, SettingError } from './settings';
+import { integerSetting, SettingError, refuseToStart } from './settings';
 import type { CoapRdNode } from './coap-rd-node';
 
 interface CoapRequestDef extends NodeDef {
@@ -103,8 +103,7 @@ export = function register(RED: NodeAPI): void {
       timeoutMs = integerSetting('timeout', config.timeout, 5, 1, 600) * 1000;
     } catch (err) {
       if (!(err instanceof SettingError)) throw err;
-      this.status({ fill: 'red', shape: 'ring', text: err.message });
-      this.error(`coap-request not started: ${err.message}`);
+      refuseToStart(this, 'coap-request', err.message);
       return;
     }
     const client = new CoapClient();

@@ -7,6 +7,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import { DdnsUpdater, type DdnsState } from '../lib/nat/ddns/ddns-updater';
 import { Dyndns2ConfigError, parseHostnames } from '../lib/nat/ddns/dyndns2';
 import { ddnsUserAgent, packageVersion } from '../lib/nat/ddns/user-agent';
+import { refuseToStart } from './settings';
 
 interface DdnsUpdateDef extends NodeDef {
   server: string;
@@ -75,9 +76,7 @@ export = function register(RED: NodeAPI): void {
       });
     } catch (err) {
       if (!(err instanceof Dyndns2ConfigError)) throw err;
-      this.status({ fill: 'red', shape: 'ring', text: err.message });
-      this.error(`ddns-update not started: ${err.message}`);
-      idle();
+      refuseToStart(this, 'ddns-update', err.message);
       return;
     }
     const server = new URL(config.server);

@@ -6,7 +6,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import { MappingManager, type MappingState } from '../lib/nat/mapping-manager';
 import { createPortMapper, isBackendChoice, type BackendChoice } from '../lib/nat/select';
 import type { MappingProtocol } from '../lib/nat/types';
-import { integerSetting, SettingError } from './settings';
+import { integerSetting, SettingError, refuseToStart } from './settings';
 
 interface PortMappingDef extends NodeDef {
   backend: string;
@@ -91,9 +91,7 @@ export = function register(RED: NodeAPI): void {
       settings = readSettings(config);
     } catch (err) {
       if (!(err instanceof SettingError)) throw err;
-      this.status({ fill: 'red', shape: 'ring', text: err.message });
-      this.error(`port-mapping not started: ${err.message}`);
-      this.on('input', (_msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => done());
+      refuseToStart(this, 'port-mapping', err.message);
       return;
     }
 

@@ -10,3 +10,20 @@ export function integerSetting(name: string, value: unknown, fallback: number, m
   }
   return n;
 }
+
+/** The part of a node that refuseToStart touches; Node-RED's Node satisfies it. */
+interface StartableNode {
+  status(status: { fill: 'red'; shape: 'ring'; text: string }): void;
+  error(message: string): void;
+  on(event: 'input', listener: (msg: unknown, send: unknown, done: (err?: Error) => void) => void): unknown;
+}
+
+/**
+ * A node whose settings cannot work: red status with the reason, one error in the log, and
+ * messages that still arrive are acknowledged, so a flow waiting on done() is not left hanging.
+ */
+export function refuseToStart(node: StartableNode, type: string, reason: string): void {
+  node.status({ fill: 'red', shape: 'ring', text: reason });
+  node.error(`${type} not started: ${reason}`);
+  node.on('input', (_msg, _send, done) => done());
+}
