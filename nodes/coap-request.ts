@@ -3,7 +3,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { CoapClient, CoapResetError, CoapTimeoutError, type ClientRequest, type ClientResponse, type Observation } from '../lib/coap/client';
 import { contentFormatNumber, decodePayload, encodePayload } from '../lib/coap/content-format';
 import { DEFAULT_PROXY_OPTIONS } from '../lib/coap/proxy/reverse-proxy';
-import { groupMembers, parseGroups, type GroupDefinition } from '../lib/coap/proxy/groups';
+import { fanOut, groupMembers, NoCoapBaseError, parseGroups, type GroupDefinition } from '../lib/coap/proxy/groups';
 import { resolveByName, targetOf } from '../lib/coap/proxy/resolve';
 import type { EndpointDirectory, RegisteredEndpoint } from '../lib/coap/rd/directory';
 import type { OptionValue } from '../lib/coap/endpoint';
@@ -209,16 +209,12 @@ export = function register(RED: NodeAPI): void {
           throw new RequestError(`group "${group.name}" has ${endpoints.length} members, more than ${DEFAULT_PROXY_OPTIONS.maxGroupSize}`);
         }
         this.status({ fill: 'yellow', shape: 'dot', text: `${method} group ${group.name}` });
-        // Every request leaves in this same tick, as the proxy does: the members act together.
-        const answers = endpoints.map((e) => {
-          const target = targetOf(e);
-          if (!target) return Promise.resolve({ endpoint: e.ep, sector: e.d, statusCode: '5.02', error: `base ${e.base} is not a coap:// address` });
-          return client.request(target, req, timeoutMs).then(
-            (res) => ({ endpoint: e.ep, sector: e.d, statusCode: res.code, ...readResponse(res) }),
-            (err: Error) => ({ endpoint: e.ep, sector: e.d, statusCode: err instanceof CoapTimeoutError ? '5.04' : '5.02', error: describeFailure(err, e.ep).message }),
+        void fanOut(client, endpoints, req, timeoutMs).then((answers) => {
+          const results = answers.map(({ endpoint: e, code, response, error }) =>
+            response
+              ? { endpoint: e.ep, sector: e.d, statusCode: code, ...readResponse(response) }
+              : { endpoint: e.ep, sector: e.d, statusCode: code, error: error instanceof NoCoapBaseError ? error.message : describeFailure(error ?? new Error('no answer'), e.ep).message },
           );
-        });
-        void Promise.all(answers).then((results) => {
           if (closed) return done();
           const out = RED.util.cloneMessage(msg) as NodeMessage & Record<string, unknown>;
           out.payload = [...results, ...missing.map((name) => ({ endpoint: name, statusCode: '4.04', error: 'not registered' }))];

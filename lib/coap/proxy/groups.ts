@@ -8,6 +8,8 @@ import { encode as cborEncode } from 'cbor-x';
 import type { EndpointDirectory, RegisteredEndpoint } from '../rd/directory';
 import { matchesQuery } from '../link-format';
 import { ContentFormat, decodePayload } from '../content-format';
+import { CoapTimeoutError, type ClientRequest, type ClientResponse, type CoapClient } from '../client';
+import { targetOf } from './resolve';
 
 export interface GroupDefinition {
   name: string;
@@ -63,6 +65,34 @@ export function groupMembers(group: GroupDefinition, directory: EndpointDirector
     for (const e of hits) chosen.set(e.id, e);
   }
   return { endpoints: [...chosen.values()], missing };
+}
+
+/** A registered endpoint whose base is not a coap:// address the gateway can send to. */
+export class NoCoapBaseError extends Error {}
+
+export interface MemberAnswer {
+  endpoint: RegisteredEndpoint;
+  /** The member's code, or the gateway's stand-in: 5.04 silent, 5.02 unreachable, reset or no coap:// base. */
+  code: string;
+  response?: ClientResponse;
+  error?: Error;
+}
+
+/**
+ * Sends `req` to every member in this same tick, so the members act together (no "popcorn"),
+ * and collects one answer per member; a member's failure never fails the others.
+ */
+export function fanOut(client: CoapClient, endpoints: readonly RegisteredEndpoint[], req: ClientRequest, timeoutMs: number): Promise<MemberAnswer[]> {
+  return Promise.all(
+    endpoints.map((endpoint) => {
+      const target = targetOf(endpoint);
+      if (!target) return Promise.resolve({ endpoint, code: '5.02', error: new NoCoapBaseError(`base ${endpoint.base} is not a coap:// address`) });
+      return client.request(target, req, timeoutMs).then(
+        (response): MemberAnswer => ({ endpoint, code: response.code, response }),
+        (error: Error): MemberAnswer => ({ endpoint, code: error instanceof CoapTimeoutError ? '5.04' : '5.02', error }),
+      );
+    }),
+  );
 }
 
 export interface MemberResult {

@@ -22,8 +22,8 @@ import {
 import { ResponseCache, cacheKey } from './cache';
 import { ObserveRelays } from './observe-relay';
 import { forwardRequestOptions, forwardResponseOptions } from './forward-options';
-import { encodeSummary, groupMembers, summaryFormat, type GroupDefinition, type MemberResult } from './groups';
-import { endpointKey, resolveByAuthority, resolveByName, targetOf, type Resolution } from './resolve';
+import { encodeSummary, fanOut, groupMembers, summaryFormat, type GroupDefinition, type MemberResult } from './groups';
+import { endpointKey, resolveByAuthority, resolveByName, type Resolution } from './resolve';
 
 export interface ProxyOptions {
   /** How long a device may take to answer before the client gets 5.04. */
@@ -286,18 +286,15 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     if (verdict.kind === 'hop-limit') return void ex.respond({ code: '5.08' });
     if (this.pending >= this.options.maxPendingRequests) return this.busy(ex);
     this.pending++;
-    // Every request leaves in this same tick: the members act together, no "popcorn".
-    const answers = endpoints.map((endpoint) => {
-      const target = targetOf(endpoint);
-      if (!target) return Promise.resolve<MemberResult>({ ep: endpoint.ep, d: endpoint.d, code: '5.02' });
-      const req = { method: request.method, path, query: request.query, payload: request.payload, options: verdict.options };
-      return this.client.request(target, req, this.options.upstreamTimeoutMs).then(
-        (res): MemberResult => ({ ep: endpoint.ep, d: endpoint.d, code: res.code, contentFormat: contentFormatOf(res), payload: res.payload }),
-        (err: Error): MemberResult => ({ ep: endpoint.ep, d: endpoint.d, code: failureReply(err).code }),
-      );
-    });
-    void Promise.all(answers)
-      .then((results) => {
+    const req = { method: request.method, path, query: request.query, payload: request.payload, options: verdict.options };
+    void fanOut(this.client, endpoints, req, this.options.upstreamTimeoutMs)
+      .then((answers) => {
+        const results = answers.map(({ endpoint, code, response }): MemberResult => ({
+          ep: endpoint.ep,
+          d: endpoint.d,
+          code,
+          ...(response ? { contentFormat: contentFormatOf(response), payload: response.payload } : {}),
+        }));
         const all = [...results, ...missing.map((ep): MemberResult => ({ ep, code: '4.04' }))];
         ex.respond({ code: '2.05', payload: encodeSummary(name, all, format), contentFormat: format });
       })
