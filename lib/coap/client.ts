@@ -12,6 +12,7 @@ import type { IncomingMessage, OutgoingMessage } from 'coap';
 // it decoded for us go back on the wire exactly as they came. Not re-exported by its index.
 import { toBinary } from 'coap/dist/lib/option_converter';
 import type { Family, OptionValue } from './endpoint';
+import { OPTION_NUMBERS } from './option-numbers';
 import type { Method } from './router';
 import { LeanResetError, LeanTransport, type LeanResult } from './lean-transport';
 
@@ -61,38 +62,7 @@ export const DEFAULT_COAP_PORT = 5683;
 const MAX_BLOCK_PAYLOAD = 1024;
 const BLOCK_SIZE_EXPONENT_1024 = 6;
 
-/** Option numbers (RFC 7252 §12.2 and later RFCs). */
-export const OPTION_NUMBERS: Readonly<Record<string, number>> = {
-  'If-Match': 1,
-  'Uri-Host': 3,
-  ETag: 4,
-  'If-None-Match': 5,
-  Observe: 6,
-  'Uri-Port': 7,
-  'Location-Path': 8,
-  OSCORE: 9,
-  'Uri-Path': 11,
-  'Content-Format': 12,
-  'Max-Age': 14,
-  'Uri-Query': 15,
-  'Hop-Limit': 16,
-  Accept: 17,
-  'Q-Block1': 19,
-  'Location-Query': 20,
-  EDHOC: 21,
-  Block2: 23,
-  Block1: 27,
-  Size2: 28,
-  'Q-Block2': 31,
-  'Proxy-Uri': 35,
-  'Proxy-Scheme': 39,
-  Size1: 60,
-  Echo: 252,
-  'No-Response': 258,
-  'Request-Tag': 292,
-  'OCF-Accept-Content-Format-Version': 2049,
-  'OCF-Content-Format-Version': 2053,
-};
+export { OPTION_NUMBERS } from './option-numbers';
 
 /** Options node-coap must see by name (it converts or acts on them); the rest go by number. */
 const BY_NAME = new Set([

@@ -8,9 +8,9 @@
  *   silently (node-coap answers 5.00, and to the wrong address).
  */
 import { parse, generate, type ParsedPacket } from 'coap-packet';
+import { OPTION_NUMBERS } from './option-numbers';
 
-/** Option numbers this gateway recognises: RFC 7252, 7641, 7959, 8613, 8768, 9175, 9177, OCF. */
-const KNOWN_OPTIONS = new Set([1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 14, 15, 16, 17, 19, 20, 21, 23, 27, 28, 31, 35, 39, 60, 252, 258, 292, 2049, 2053]);
+const KNOWN_OPTIONS = new Set(Object.values(OPTION_NUMBERS));
 const BLOCK1 = 27;
 
 export interface GuardLimits {
@@ -92,20 +92,12 @@ function checkFraming(raw: Buffer): void {
   }
 }
 
+/** coap-packet names the options it knows and leaves the rest as numeric strings. */
 function optionNumber(name: string | number): number {
   if (typeof name === 'number') return name;
-  const number = NUMBERS[name];
+  const number = OPTION_NUMBERS[name];
   return number ?? Number(name);
 }
-
-// coap-packet names the options it knows and leaves the rest as numeric strings.
-const NUMBERS: Record<string, number> = {
-  'If-Match': 1, 'Uri-Host': 3, ETag: 4, 'If-None-Match': 5, Observe: 6, 'Uri-Port': 7, 'Location-Path': 8,
-  OSCORE: 9, 'Uri-Path': 11, 'Content-Format': 12, 'Max-Age': 14, 'Uri-Query': 15, 'Hop-Limit': 16, Accept: 17,
-  'Q-Block1': 19, 'Location-Query': 20, Block2: 23, Block1: 27, Size2: 28, 'Q-Block2': 31, 'Proxy-Uri': 35,
-  'Proxy-Scheme': 39, Size1: 60, 'No-Response': 258, 'OCF-Accept-Content-Format-Version': 2049,
-  'OCF-Content-Format-Version': 2053,
-};
 
 /** CON requests get the error piggybacked; a NON request that must be rejected is dropped. */
 function refuse(packet: ParsedPacket, code: string, reason: string, options: Array<{ name: string; value: Buffer }> = []): Verdict {
