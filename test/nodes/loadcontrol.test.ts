@@ -1,0 +1,239 @@
+/**
+ * The load-control node end to end: a test VTN (real HTTP, OpenADR 3.0.1 objects) publishes a
+ * program and an event; an opted-in MQTT device (an MQTT.js client on an aedes broker, reached
+ * through core mqtt out) and a CoAP device (a CoAP server registered in coap-rd, reached through
+ * coap-request) are commanded within their limits and restored; reports reach the VTN;
+ * override, outage and cancellation. The provisioning registry is an in-memory stand-in
+ * (test/support/loadcontrol-provisioning.ts) until the real device-provisioning node is merged.
+ */
+import { test, describe, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import { createServer as createCoapServer, type Server as CoapServer } from 'coap';
+import type { FlowNode } from 'node-red-node-test-helper';
+import { helper, packageNode, coreNode, endpointPort, collect, waitForStatus } from '../support/flow-runtime';
+import { TestVtn } from '../support/openadr-vtn';
+import { MemoryProvisioning, provisioningStandIn } from '../support/loadcontrol-provisioning';
+import { freePort } from '../support/free-port';
+import { coapCall } from '../support/coap-client';
+import { validateObject } from '../../lib/loadcontrol/validate';
+import { DEFAULT_SHARING } from '../../lib/sharing/choices';
+import type { DeviceRecord } from '../../lib/provisioning/types';
+
+interface StateMsg {
+  topic: string;
+  payload: { kind: string; [k: string]: unknown };
+}
+
+async function until(what: string, condition: () => boolean, ms = 15_000): Promise<void> {
+  for (let i = 0; i < ms / 20 && !condition(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(condition(), what);
+}
+
+const lamp = (id: string, optIn: boolean): DeviceRecord => ({
+  id,
+  state: 'provisioned',
+  online: true,
+  behaviours: ['dimmer'],
+  sharing: { ...DEFAULT_SHARING, loadControl: { optIn, limits: { brightness: { min: 30 } } } },
+});
+
+describe('load-control node', () => {
+  const registry = new MemoryProvisioning();
+  registry.add(lamp('lamp-1', true));
+  registry.add(lamp('lamp-2', false));
+  const nodes = [
+    packageNode('openadr-vtn'),
+    packageNode('load-control'),
+    packageNode('coap-endpoint'),
+    packageNode('coap-rd'),
+    packageNode('coap-request'),
+    coreNode('function/10-switch'),
+    coreNode('network/10-mqtt'),
+    provisioningStandIn(registry),
+  ];
+  let vtn: TestVtn;
+  let programID = '';
+  let broker: Aedes;
+  let mqttServer: TcpServer;
+  let brokerPort = 0;
+  let device: MqttClient;
+  const mqttGot: { topic: string; payload: Record<string, unknown> }[] = [];
+  let coapDevice: CoapServer;
+  let coapPort = 0;
+  const coapGot: string[] = [];
+
+  before(async () => {
+    vtn = new TestVtn();
+    await vtn.start();
+    programID = vtn.publishProgram({ programName: 'peak-saver', retailerName: 'ACME' }).id as string;
+    broker = new Aedes();
+    await broker.listen();
+    mqttServer = createTcpServer(broker.handle);
+    await new Promise<void>((r) => mqttServer.listen(0, '127.0.0.1', r));
+    brokerPort = (mqttServer.address() as AddressInfo).port;
+    device = mqtt.connect(`mqtt://127.0.0.1:${brokerPort}`, { clientId: 'lamp-1', reconnectPeriod: 100 });
+    device.on('message', (topic, payload) => mqttGot.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> }));
+    await new Promise<void>((resolve, reject) => {
+      device.once('connect', () => device.subscribe('devices/+/commands/#', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+    });
+    coapPort = await freePort();
+    coapDevice = createCoapServer({ type: 'udp4' }, (req, res) => {
+      if (req.method === 'PUT' && req.url === '/light/dim') {
+        coapGot.push(req.payload.toString());
+        res.code = '2.04';
+      } else res.code = '4.04';
+      res.end();
+    });
+    await new Promise<void>((r) => coapDevice.listen(coapPort, '127.0.0.1', () => r()));
+  });
+  afterEach(async () => {
+    await helper.unload();
+    mqttGot.length = 0;
+    coapGot.length = 0;
+  });
+  after(async () => {
+    device.end(true);
+    coapDevice.close();
+    await new Promise<void>((r) => mqttServer.close(() => r()));
+    await new Promise<void>((r) => broker.close(() => r()));
+    await vtn.stop();
+    await helper.stopServer?.();
+  });
+
+  function flow(lc: Record<string, unknown> = {}): FlowNode[] {
+    return [
+      { id: 'tab', type: 'tab' },
+      { id: 'vtncfg', type: 'openadr-vtn', baseUrl: vtn.baseUrl },
+      { id: 'prov', type: 'device-provisioning', z: 'tab' },
+      {
+        id: 'lc',
+        type: 'load-control',
+        z: 'tab',
+        vtn: 'vtncfg',
+        venName: 'home-gw',
+        programs: 'peak-saver',
+        poll: 2,
+        provisioning: 'prov',
+        devices: JSON.stringify([{ name: 'porch', endpoint: 'bulb', path: '/light/dim', quantity: 'brightness', min: 40 }]),
+        wires: [['route', 'cmds'], ['states']],
+        ...lc,
+      },
+      {
+        id: 'route',
+        type: 'switch',
+        z: 'tab',
+        property: 'loadControl.transport',
+        propertyType: 'msg',
+        rules: [
+          { t: 'eq', v: 'mqtt', vt: 'str' },
+          { t: 'eq', v: 'coap', vt: 'str' },
+        ],
+        checkall: 'true',
+        outputs: 2,
+        wires: [['mqttout'], ['coapreq']],
+      },
+      { id: 'broker', type: 'mqtt-broker', broker: '127.0.0.1', port: String(brokerPort), clientid: 'gateway', usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true, autoConnect: true },
+      { id: 'mqttout', type: 'mqtt out', z: 'tab', broker: 'broker', topic: '', qos: '', retain: '' },
+      { id: 'ep', type: 'coap-endpoint', address: '127.0.0.1', port: 0, family: 'udp4' },
+      { id: 'rd', type: 'coap-rd', z: 'tab', endpoint: 'ep', persist: false, wires: [[]] },
+      { id: 'coapreq', type: 'coap-request', z: 'tab', rd: 'rd', method: 'PUT', path: '', target: '', targetType: 'endpoint', timeout: '2', wires: [['coapres']] },
+      { id: 'cmds', type: 'helper', z: 'tab' },
+      { id: 'states', type: 'helper', z: 'tab' },
+      { id: 'coapres', type: 'helper', z: 'tab' },
+    ];
+  }
+
+  async function load(lc: Record<string, unknown> = {}): Promise<{ states: StateMsg[]; cmds: unknown[] }> {
+    await helper.load(nodes, flow(lc), { vtncfg: { clientId: 'ven-client', clientSecret: 'ven-secret' } });
+    const port = await endpointPort('ep');
+    const res = await coapCall({
+      port,
+      method: 'POST',
+      pathname: '/rd',
+      query: `ep=bulb&base=coap://127.0.0.1:${coapPort}`,
+      payload: '</light/dim>;rt="light.dim"',
+      options: { 'Content-Format': 'application/link-format' },
+    });
+    assert.equal(res.code, '2.01');
+    return { states: collect('states') as StateMsg[], cmds: collect('cmds') };
+  }
+
+  const kinds = (states: StateMsg[]): string[] => states.map((s) => s.payload.kind);
+
+  test('an event dims the MQTT and CoAP devices within their limits, restores them, and reports to the VTN', async () => {
+    const { states, cmds } = await load();
+    helper.getNode('lc').receive({ topic: 'devices/lamp-1/state/brightness', payload: 80 });
+    const start = Date.now() + 4000;
+    vtn.publishEvent({
+      programID,
+      eventName: 'evening peak',
+      intervalPeriod: { start: new Date(start).toISOString(), duration: 'PT3S' },
+      intervals: [
+        { id: 0, payloads: [{ type: 'SIMPLE', values: [3] }] },
+        { id: 1, payloads: [{ type: 'SIMPLE', values: [1] }] },
+      ],
+    });
+    await until('the event was received', () => kinds(states).includes('event-received'));
+    await until('both devices restored', () => kinds(states).filter((k) => k === 'device-restored').length === 2, 20_000);
+    await until('the MQTT device got three commands', () => mqttGot.length === 3);
+    await until('the CoAP device got three commands', () => coapGot.length === 3);
+    assert.deepEqual(
+      mqttGot.map((m) => [m.topic, m.payload.brightness, m.payload.reason]),
+      [
+        ['devices/lamp-1/commands/brightness', 30, 'event'],
+        ['devices/lamp-1/commands/brightness', 60, 'event'],
+        ['devices/lamp-1/commands/brightness', 80, 'restore'],
+      ],
+      'level 3 of 80 % is 20 %, the owner said 30 at least; level 1 is 60; back to the 80 it reported',
+    );
+    assert.deepEqual(coapGot, ['40', '75', '100'], 'the CoAP list set 40 % as its minimum');
+    assert.equal(cmds.length, 6, 'lamp-2 did not opt in: nothing for it');
+    const first = cmds[0] as { loadControl: { clamped: boolean; eventID: string; level: number } };
+    assert.equal(first.loadControl.level, 3);
+    assert.equal(first.loadControl.clamped, true);
+    assert.deepEqual(kinds(states).filter((k) => k === 'interval-started').length, 2);
+    await until('two reports at the VTN', () => vtn.reports.size === 2);
+    for (const r of vtn.reports.values()) {
+      assert.deepEqual(validateObject('report', r), { ok: true });
+      assert.deepEqual((r.resources as { resourceName: string }[]).map((x) => x.resourceName).sort(), ['AGGREGATED_REPORT', 'lamp-1', 'porch']);
+    }
+    assert.deepEqual(vtn.violations, []);
+    await waitForStatus(helper.getNode('lc'), (s) => s.fill === 'green' && /2 devices/.test(String(s.text)));
+  });
+
+  test('override, VTN outage and cancellation: the devices are never left curtailed', async () => {
+    const { states } = await load();
+    const id = vtn.publishEvent({
+      programID,
+      intervalPeriod: { start: new Date(Date.now() + 2000).toISOString(), duration: 'PT60S' },
+      intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [2] }] }],
+    }).id as string;
+    await until('both devices dimmed', () => mqttGot.length === 1 && coapGot.length === 1);
+    assert.deepEqual([mqttGot[0]?.payload.brightness, coapGot[0]], [50, '50']);
+    helper.getNode('lc').receive({ topic: 'override', device: 'porch' });
+    await until('porch restored by the owner', () => coapGot.length === 2);
+    assert.equal(coapGot[1], '100');
+    vtn.setOutage(true);
+    helper.getNode('lc').receive({ topic: 'poll' });
+    await until('the outage is seen', () => kinds(states).includes('vtn-unreachable'));
+    await waitForStatus(helper.getNode('lc'), (s) => s.fill === 'yellow' && /VTN unreachable/.test(String(s.text)));
+    assert.equal(mqttGot.length, 1, 'the known event keeps running');
+    vtn.setOutage(false);
+    vtn.cancelEvent(id);
+    helper.getNode('lc').receive({ topic: 'poll' });
+    await until('lamp-1 restored after the cancellation', () => mqttGot.length === 2);
+    assert.deepEqual([mqttGot[1]?.payload.brightness, mqttGot[1]?.payload.reason], [100, 'restore']);
+    assert.ok(kinds(states).includes('event-cancelled'));
+    assert.equal(coapGot.length, 2, 'porch, opted out, is not commanded again');
+  });
+
+  test('bad settings: red status, inputs still completed', async () => {
+    await helper.load(nodes, [{ id: 'vtncfg', type: 'openadr-vtn', baseUrl: vtn.baseUrl }, { id: 'lc', type: 'load-control', vtn: 'vtncfg', devices: '[{"name":"x"}]', wires: [[], []] }], {
+      vtncfg: { clientId: 'ven-client', clientSecret: 'ven-secret' },
+    });
+    await waitForStatus(helper.getNode('lc'), (s) => s.fill === 'red' && /endpoint or a group/.test(String(s.text)));
+  });
+});
