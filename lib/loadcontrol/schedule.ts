@@ -249,12 +249,20 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     return true;
   }
 
-  /** The owner (or a flow) set the device: outside an event this becomes the value to restore. */
+  /**
+   * The owner (or a flow) set the device. Outside an event this becomes the value to restore;
+   * during one it is an override: the device leaves the event and keeps the owner's value.
+   */
   ownerCommanded(key: string, value: number): boolean {
     const d = this.devices.get(key);
     if (!d) return false;
     d.commanded = value;
-    if (!d.curtailed) d.baseline = undefined;
+    if (!d.curtailed) {
+      d.baseline = undefined;
+      return true;
+    }
+    d.baseline = value;
+    this.override(key);
     return true;
   }
 

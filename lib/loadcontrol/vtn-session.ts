@@ -56,6 +56,7 @@ export class VtnSession extends EventEmitter<SessionEvents> {
   private flushing = false;
   private programIDs = new Map<string, string>();
   private readonly subscriptions = new Map<string, string>();
+  private readonly subscribeFailed = new Set<string>();
   private webhook?: { callbackUrl: string; bearerToken: string };
 
   constructor(private readonly o: VtnSessionOptions) {
@@ -230,7 +231,11 @@ export class VtnSession extends EventEmitter<SessionEvents> {
         this.subscriptions.set(programID, created.id ?? '');
         this.emit('state', { kind: 'subscribed', programID, subscriptionID: created.id });
       } catch (err) {
-        this.emit('state', { kind: 'notice', reason: `subscription for program ${programID} failed: ${(err as Error).message}; polling carries on` });
+        // Said once per program; polling is the fallback and is tried again at each poll.
+        if (!this.subscribeFailed.has(programID)) {
+          this.subscribeFailed.add(programID);
+          this.emit('state', { kind: 'notice', reason: `subscription for program ${programID} failed: ${(err as Error).message}; polling carries on` });
+        }
         return;
       }
     }

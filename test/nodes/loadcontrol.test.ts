@@ -9,10 +9,11 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createServer as createCoapServer, type Server as CoapServer } from 'coap';
-import type { FlowNode } from 'node-red-node-test-helper';
+import type { FlowNode, NodeModule } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, endpointPort, collect, waitForStatus } from '../support/flow-runtime';
 import { TestVtn } from '../support/openadr-vtn';
 import { MemoryProvisioning, provisioningStandIn } from '../support/loadcontrol-provisioning';
@@ -41,6 +42,12 @@ const lamp = (id: string, optIn: boolean): DeviceRecord => ({
 });
 
 describe('load-control node', () => {
+  // Node-RED's HTTP node routes (RED.httpNode), served on a port of the test's own: the helper
+  // does not serve them, and the webhook lives there.
+  let httpNode: RequestListener | undefined;
+  const captureHttpNode: NodeModule = (api) => {
+    httpNode = (api as { httpNode: RequestListener }).httpNode;
+  };
   const registry = new MemoryProvisioning();
   registry.add(lamp('lamp-1', true));
   registry.add(lamp('lamp-2', false));
@@ -53,6 +60,7 @@ describe('load-control node', () => {
     coreNode('function/10-switch'),
     coreNode('network/10-mqtt'),
     provisioningStandIn(registry),
+    captureHttpNode,
   ];
   let vtn: TestVtn;
   let programID = '';
@@ -61,6 +69,8 @@ describe('load-control node', () => {
   let brokerPort = 0;
   let device: MqttClient;
   const mqttGot: { topic: string; payload: Record<string, unknown> }[] = [];
+  let hooks: HttpServer;
+  let hookPort = 0;
   let coapDevice: CoapServer;
   let coapPort = 0;
   const coapGot: string[] = [];
@@ -79,6 +89,9 @@ describe('load-control node', () => {
     await new Promise<void>((resolve, reject) => {
       device.once('connect', () => device.subscribe('devices/+/commands/#', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
     });
+    hooks = createHttpServer((req, res) => (httpNode ? httpNode(req, res) : res.writeHead(503).end()));
+    await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+    hookPort = (hooks.address() as AddressInfo).port;
     coapPort = await freePort();
     coapDevice = createCoapServer({ type: 'udp4' }, (req, res) => {
       if (req.method === 'PUT' && req.url === '/light/dim') {
@@ -97,6 +110,7 @@ describe('load-control node', () => {
   after(async () => {
     device.end(true);
     coapDevice.close();
+    hooks.close();
     await new Promise<void>((r) => mqttServer.close(() => r()));
     await new Promise<void>((r) => broker.close(() => r()));
     await vtn.stop();
@@ -228,6 +242,38 @@ describe('load-control node', () => {
     assert.deepEqual([mqttGot[1]?.payload.brightness, mqttGot[1]?.payload.reason], [100, 'restore']);
     assert.ok(kinds(states).includes('event-cancelled'));
     assert.equal(coapGot.length, 2, 'porch, opted out, is not commanded again');
+  });
+
+  test('webhook: subscribed at the VTN, events arrive without polling, unsubscribed on close', async () => {
+    await load({ poll: 3600, callbackBase: `http://127.0.0.1:${hookPort}/` });
+    await until('subscribed', () => vtn.subscriptions.size === 1);
+    const sub = [...vtn.subscriptions.values()][0]!;
+    const op = (sub.objectOperations as { callbackUrl: string }[])[0]!;
+    assert.equal(op.callbackUrl, `http://127.0.0.1:${hookPort}/openadr3/notify/lc`);
+    const before = vtn.callbacks.length;
+    const id = vtn.publishEvent({
+      programID,
+      intervalPeriod: { start: new Date(Date.now() + 1000).toISOString(), duration: 'PT60S' },
+      intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [1] }] }],
+    }).id as string;
+    await until('lamp-1 dimmed', () => mqttGot.length === 1);
+    assert.equal(mqttGot[0]?.payload.brightness, 75);
+    vtn.updateEvent(id, { intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [3] }] }] });
+    await until('the change arrived', () => mqttGot.length === 2);
+    assert.equal(mqttGot[1]?.payload.brightness, 30);
+    vtn.cancelEvent(id);
+    await until('restored on the DELETE notification', () => mqttGot.length === 3);
+    assert.equal(mqttGot[2]?.payload.reason, 'restore');
+    assert.deepEqual(vtn.callbacks.slice(before).map((c) => [c.notification.operation, c.status]), [
+      ['POST', 200],
+      ['PUT', 200],
+      ['DELETE', 200],
+    ]);
+    const forged = await fetch(op.callbackUrl, { method: 'POST', headers: { authorization: 'Bearer guessed', 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(forged.status, 401);
+    await helper.unload();
+    assert.equal(vtn.subscriptions.size, 0);
+    assert.deepEqual(vtn.violations, []);
   });
 
   test('bad settings: red status, inputs still completed', async () => {

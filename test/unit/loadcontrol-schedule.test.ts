@@ -156,6 +156,17 @@ describe('load-control schedule', () => {
     assert.ok(states.some((s) => s.kind === 'device-opted-out'));
   });
 
+  test('the owner sets a curtailed device: it leaves the event and keeps the owner\'s value, also after it', () => {
+    const { clock, schedule, last } = setup({ participants: [bulb] });
+    schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 3)]));
+    clock.advance(11 * MIN);
+    assert.equal(last('bulb')?.value, 50);
+    schedule.ownerCommanded('coap:bulb', 90);
+    assert.deepEqual([last('bulb')?.reason, last('bulb')?.value], ['restore', 90]);
+    clock.advance(20 * MIN);
+    assert.deepEqual([last('bulb')?.reason, last('bulb')?.value], ['restore', 90]);
+  });
+
   test('randomised start: each device starts at its own offset within randomizeStart', () => {
     const { clock, schedule, last } = setup({ participants: [bulb], random: () => 0.5 });
     schedule.upsertEvent(event('ev1', [simple(0, 2)], { intervalPeriod: { start: '2026-07-01T12:10:00Z', duration: 'PT10M', randomizeStart: 'PT2M' } }));
