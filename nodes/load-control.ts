@@ -4,9 +4,11 @@
  * change, and reports go back to the VTN.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { LoadControlSchedule, type StateChange } from '../lib/loadcontrol/schedule';
+import { LoadControlSchedule, type Curtailment, type StateChange } from '../lib/loadcontrol/schedule';
+import { loadCurtailments, saveCurtailments } from '../lib/loadcontrol/curtailment-store';
 import { VtnSession, type SessionChange } from '../lib/loadcontrol/vtn-session';
 import { coapParticipants, participantsFromRegistry, ParticipantConfigError, type Participant } from '../lib/loadcontrol/participants';
 import { commandMessage, DEFAULT_TOPIC_TEMPLATE, stateMessage } from '../lib/loadcontrol/messages';
@@ -116,6 +118,29 @@ export = function register(RED: NodeAPI): void {
       pollMs,
       maxQueuedReports: maxReports,
     });
+    // Curtailed devices on disk (<userDir>/edge-gateway/loadcontrol-<id>.json), so that a crash
+    // in an event cannot leave one curtailed; without a user dir, memory only.
+    const userDir = (RED.settings as { userDir?: unknown }).userDir;
+    const stateFile = typeof userDir === 'string' && userDir !== '' ? join(userDir, 'edge-gateway', `loadcontrol-${this.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`) : undefined;
+    let saved: Curtailment[] = [];
+    if (stateFile) {
+      try {
+        saved = loadCurtailments(stateFile);
+      } catch (err) {
+        this.warn(`${stateFile} unreadable (${(err as Error).message}): devices curtailed before the restart are not known`);
+      }
+    }
+    let saveFailed = false;
+    schedule.on('curtailments', (list) => {
+      if (!stateFile) return;
+      try {
+        saveCurtailments(stateFile, list);
+        saveFailed = false;
+      } catch (err) {
+        if (!saveFailed) this.error(`cannot save ${stateFile}: ${(err as Error).message}`);
+        saveFailed = true;
+      }
+    });
     let closed = false;
     let reachable: boolean | undefined;
     let running: string | undefined;
@@ -215,6 +240,11 @@ export = function register(RED: NodeAPI): void {
       refreshParticipants();
       schedule.start();
       session.start();
+      // Saved curtailments are taken back once the VTN has been asked (or found away): those
+      // whose event is still on keep going, the others are restored.
+      void session.pollNow().then(() => {
+        if (!closed) schedule.adopt(saved);
+      });
     }, 0);
     showStatus();
 

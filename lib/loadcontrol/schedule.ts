@@ -66,10 +66,21 @@ export type StateChange =
   | { kind: 'device-opted-out'; device: string; eventIDs: string[] }
   | { kind: 'clock-jump'; jumpMs: number };
 
+/** A device curtailed now, and the value it goes back to: persisted across restarts. */
+export interface Curtailment {
+  readonly participant: Participant;
+  readonly baseline: number;
+  readonly eventID: string;
+  readonly intervalID: number;
+  readonly value: number;
+}
+
 export interface ScheduleEvents {
   command: [DeviceCommand];
   state: [StateChange];
   report: [Report];
+  /** The set of curtailed devices changed. */
+  curtailments: [Curtailment[]];
 }
 
 interface DeviceState {
@@ -111,6 +122,9 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
   private lastWall: number;
   private lastMono: number;
   private running = false;
+  private lastCurtailments = '[]';
+  /** Malformed events already refused, so that each is told once, not at every poll. */
+  private readonly refused = new Set<string>();
 
   constructor(options: ScheduleOptions) {
     super();
@@ -146,6 +160,35 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     for (const d of this.devices.values()) this.restore(d);
   }
 
+  curtailments(): Curtailment[] {
+    const out: Curtailment[] = [];
+    for (const d of this.devices.values()) {
+      if (d.curtailed) out.push({ participant: d.participant, baseline: d.baseline ?? d.participant.normal, ...d.curtailed });
+    }
+    return out;
+  }
+
+  /**
+   * Curtailments saved before a restart. A device still configured is taken back as curtailed,
+   * with its saved baseline, and the next look at the clock keeps or restores it; one no longer
+   * configured is restored at once.
+   */
+  adopt(saved: readonly Curtailment[]): void {
+    for (const c of saved) {
+      const d = this.devices.get(c.participant.key);
+      if (d) {
+        // The saved baseline is the value before the event; a fresh start could only guess it.
+        d.curtailed ??= { eventID: c.eventID, intervalID: c.intervalID, value: c.value };
+        d.baseline = c.baseline;
+      } else {
+        this.emit('command', { participant: c.participant, value: c.baseline, reason: 'restore', eventID: c.eventID, clamped: false, at: iso(this.clock.now()) });
+        this.emit('state', { kind: 'device-restored', device: c.participant.name, value: c.baseline, eventID: c.eventID });
+      }
+    }
+    this.noteCurtailments();
+    this.tick();
+  }
+
   knownEvents(): PlannedEvent[] {
     return [...this.events.values()];
   }
@@ -161,13 +204,13 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
   upsertEvent(raw: unknown): 'added' | 'modified' | 'unchanged' | 'rejected' {
     const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined;
     const v = validateObject('event', raw);
-    if (!v.ok) return this.reject(id, v.reason);
+    if (!v.ok) return this.reject(id, v.reason, raw);
     let planned: PlannedEvent;
     try {
       planned = planEvent(raw as OadrEvent, this.opts.openEndedMs);
     } catch (err) {
       if (!(err instanceof PlanError) && !(err instanceof RangeError)) throw err;
-      return this.reject(id, err.message);
+      return this.reject(id, err.message, raw);
     }
     const known = this.events.get(planned.id);
     if (known && known.fingerprint === planned.fingerprint) return 'unchanged';
@@ -204,6 +247,15 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     if (!e) return false;
     this.events.delete(eventID);
     const ended = this.ended.has(eventID);
+    // The interval cut short still happened: report what the devices did until now.
+    const now = this.clock.now();
+    for (const i of e.intervals) {
+      const k = intervalKey(eventID, i.id);
+      if (!this.started.has(k) || this.reported.has(k) || i.startMs > now) continue;
+      this.reported.add(k);
+      const members = [...(this.participation.get(k)?.values() ?? [])];
+      this.emit('report', buildReport(this.opts.clientName, e, { ...i, endMs: Math.max(i.startMs + 1000, Math.min(i.endMs, now)) }, members));
+    }
     this.forget(eventID);
     if (!ended) this.emit('state', { kind: 'event-cancelled', eventID, programID: e.programID });
     this.tick();
@@ -290,11 +342,24 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     if (Math.abs(jump) > this.opts.clockJumpMs) this.emit('state', { kind: 'clock-jump', jumpMs: Math.round(jump) });
     this.reconcile(wall);
     this.plan(wall);
+    this.noteCurtailments();
   }
 
-  private reject(eventID: string | undefined, reason: string): 'rejected' {
+  private reject(eventID: string | undefined, reason: string, raw?: unknown): 'rejected' {
+    const key = `${eventID ?? ''}\u0000${reason}\u0000${raw === undefined ? '' : JSON.stringify(raw)}`;
+    if (this.refused.has(key)) return 'rejected';
+    if (this.refused.size >= 1000) this.refused.clear();
+    this.refused.add(key);
     this.emit('state', { kind: 'event-rejected', eventID, reason });
     return 'rejected';
+  }
+
+  private noteCurtailments(): void {
+    const now = this.curtailments();
+    const text = JSON.stringify(now);
+    if (text === this.lastCurtailments) return;
+    this.lastCurtailments = text;
+    this.emit('curtailments', now);
   }
 
   private forget(eventID: string): void {
@@ -388,8 +453,11 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     const value = d.baseline ?? d.commanded ?? d.participant.normal;
     d.curtailed = undefined;
     d.baseline = undefined;
+    // What we commanded last: the baseline of a later event if the device never reports.
+    d.commanded = value;
     this.emit('command', { participant: d.participant, value, reason: 'restore', eventID, clamped: false, at: iso(this.clock.now()) });
     this.emit('state', { kind: 'device-restored', device: d.participant.name, value, eventID });
+    this.noteCurtailments();
   }
 
   /** One report per event interval that has ended, and the event's end once all have. */

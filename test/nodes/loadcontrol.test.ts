@@ -10,6 +10,9 @@ import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createServer as createCoapServer, type Server as CoapServer } from 'coap';
@@ -274,6 +277,25 @@ describe('load-control node', () => {
     await helper.unload();
     assert.equal(vtn.subscriptions.size, 0);
     assert.deepEqual(vtn.violations, []);
+  });
+
+  test('after a crash mid-event: a device whose event is gone is restored to its value before the event', async () => {
+    const userDir = mkdtempSync(join(tmpdir(), 'lc-userdir-'));
+    mkdirSync(join(userDir, 'edge-gateway'));
+    const file = join(userDir, 'edge-gateway', 'loadcontrol-lc.json');
+    const participant = { key: 'mqtt:lamp-1:brightness', name: 'lamp-1', transport: 'mqtt', quantity: 'brightness', limits: { min: 30 }, normal: 100, ratedWatts: 60, deviceId: 'lamp-1' };
+    writeFileSync(file, JSON.stringify([{ participant, baseline: 65, eventID: 'event-before-the-crash', intervalID: 0, value: 33 }]));
+    // settings() is in the helper, not in our typings of it.
+    const settings = (helper as unknown as { settings(s: Record<string, unknown>): void }).settings.bind(helper);
+    settings({ userDir });
+    try {
+      await load();
+      await until('lamp-1 restored', () => mqttGot.length === 1);
+      assert.deepEqual([mqttGot[0]?.payload.brightness, mqttGot[0]?.payload.reason], [65, 'restore']);
+      await until('the file is emptied', () => readFileSync(file, 'utf8').trim() === '[]');
+    } finally {
+      settings({ userDir: undefined });
+    }
   });
 
   test('bad settings: red status, inputs still completed', async () => {

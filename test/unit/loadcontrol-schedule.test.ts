@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { LoadControlSchedule, type DeviceCommand, type StateChange } from '../../lib/loadcontrol/schedule';
+import { LoadControlSchedule, type Curtailment, type DeviceCommand, type StateChange } from '../../lib/loadcontrol/schedule';
 import type { OadrEvent, Report } from '../../lib/loadcontrol/openadr3-types';
 import { participantsFromRegistry, coapParticipants, type Participant } from '../../lib/loadcontrol/participants';
 import { validateObject } from '../../lib/loadcontrol/validate';
@@ -96,14 +96,17 @@ describe('load-control schedule', () => {
     assert.deepEqual(payloads?.find((p) => p.type === 'USAGE'), { type: 'USAGE', values: [0.006] }, 'mean of 50 W and 20 W for 10 minutes');
   });
 
-  test('cancellation mid-event restores at once; nothing is sent afterwards', () => {
-    const { clock, schedule, commands, states, last } = setup();
+  test('cancellation mid-event restores at once and reports the part that ran; nothing is sent afterwards', () => {
+    const { clock, schedule, commands, states, reports, last } = setup();
     schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 2)]));
     clock.advance(12 * MIN);
     assert.equal(last('bulb')?.value, 50);
     assert.equal(schedule.removeEvent('ev1'), true);
     assert.deepEqual([last('bulb')?.reason, last('bulb')?.value], ['restore', 100]);
     assert.ok(states.some((s) => s.kind === 'event-cancelled'));
+    assert.equal(reports.length, 1, 'the interval cut short is reported');
+    assert.equal(reports[0]?.resources[0]?.intervals[0]?.intervalPeriod?.duration, 'PT2M');
+    assert.deepEqual(validateObject('report', reports[0]), { ok: true });
     const n = commands.length;
     clock.advance(30 * MIN);
     assert.equal(commands.length, n);
@@ -129,6 +132,33 @@ describe('load-control schedule', () => {
     assert.equal(last('bulb')?.value, 30);
     assert.equal(commands.length, 2);
     assert.ok(states.some((s) => s.kind === 'event-modified'));
+  });
+
+  test('curtailments survive a restart: a device still in the event stays, one whose event is gone is restored', () => {
+    const first = setup();
+    const saved: Curtailment[][] = [];
+    first.schedule.on('curtailments', (c) => saved.push(c));
+    first.schedule.deviceReported('coap:bulb', { value: 70 });
+    first.schedule.upsertEvent(event('ev1', [simple(0, 2)]));
+    first.clock.advance(11 * MIN);
+    const snapshot = JSON.parse(JSON.stringify(saved.at(-1))) as Curtailment[];
+    assert.deepEqual(snapshot.map((c) => [c.participant.name, c.baseline, c.value]), [['bulb', 70, 35], ['th-1', 21, 23]]);
+    first.schedule.stop();
+    // After the restart: the event is gone (cancelled while the gateway was down), and th-1 left.
+    const second = setup({ participants: [bulb] });
+    second.clock.advance(11 * MIN);
+    second.schedule.adopt(snapshot);
+    assert.deepEqual(second.commands.map((c) => [c.participant.name, c.reason, c.value]), [['th-1', 'restore', 21], ['bulb', 'restore', 70]]);
+    // And when the event is still known, the adopted device keeps its command and its baseline.
+    const third = setup({ participants: [bulb] });
+    third.schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 1)]));
+    third.clock.advance(11 * MIN);
+    third.commands.length = 0;
+    third.schedule.adopt(snapshot.filter((c) => c.participant.name === 'bulb'));
+    third.clock.advance(10 * MIN);
+    assert.deepEqual(third.commands.map((c) => [c.reason, c.value]), [['event', 35], ['event', 52.5]], 'level 2, then level 1, of the saved 70 %');
+    third.clock.advance(10 * MIN);
+    assert.deepEqual(third.commands.at(-1)?.value, 70);
   });
 
   test('malformed events are rejected with a notice and affect nothing else', () => {
