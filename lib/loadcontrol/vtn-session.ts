@@ -227,6 +227,8 @@ export class VtnSession extends EventEmitter<SessionEvents> {
           clientName: this.o.venName,
           programID,
           objectOperations: [{ objects: ['EVENT', 'PROGRAM'], operations: ['POST', 'PUT', 'DELETE'], callbackUrl: this.webhook.callbackUrl, bearerToken: this.webhook.bearerToken }],
+          // The same targeting as the polls: the VTN filters its callbacks by it.
+          ...(this.o.targetType ? { targets: [{ type: this.o.targetType, values: [...(this.o.targetValues ?? [this.o.venName])] }] } : {}),
         });
         this.subscriptions.set(programID, created.id ?? '');
         this.emit('state', { kind: 'subscribed', programID, subscriptionID: created.id });

@@ -161,6 +161,7 @@ describe('VEN session with the test VTN', () => {
     assert.equal(subs.length, 1);
     assert.equal(subs[0]!.programID, programID);
     assert.deepEqual(validateObject('subscription', subs[0]), { ok: true });
+    assert.deepEqual(subs[0]!.targets, [{ type: 'VEN_NAME', values: ['home-gw'] }]);
     clock.advance(11 * MIN);
     assert.equal(commands.at(-1)?.value, 75);
     vtn.updateEvent(id, { intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [3] }] }] });
