@@ -2,7 +2,8 @@
  * The load-control node end to end: a test VTN (real HTTP, OpenADR 3.0.1 objects) publishes a
  * program and an event; an opted-in MQTT device (an MQTT.js client on an aedes broker, reached
  * through core mqtt out) and a CoAP device (a CoAP server registered in coap-rd, reached through
- * coap-request) are commanded within their limits and restored; reports reach the VTN;
+ * coap-request by endpoint name and as a member of a coap-proxy group) are commanded within their
+ * limits and restored; reports reach the VTN;
  * override, outage and cancellation. The provisioning registry is an in-memory stand-in
  * (test/support/loadcontrol-provisioning.ts) until the real device-provisioning node is merged.
  */
@@ -60,6 +61,7 @@ describe('load-control node', () => {
     packageNode('coap-endpoint'),
     packageNode('coap-rd'),
     packageNode('coap-request'),
+    packageNode('coap-proxy'),
     coreNode('function/10-switch'),
     coreNode('network/10-mqtt'),
     provisioningStandIn(registry),
@@ -77,6 +79,7 @@ describe('load-control node', () => {
   let coapDevice: CoapServer;
   let coapPort = 0;
   const coapGot: string[] = [];
+  const groupGot: string[] = [];
 
   before(async () => {
     vtn = new TestVtn();
@@ -100,6 +103,9 @@ describe('load-control node', () => {
       if (req.method === 'PUT' && req.url === '/light/dim') {
         coapGot.push(req.payload.toString());
         res.code = '2.04';
+      } else if (req.method === 'PUT' && req.url === '/light/level') {
+        groupGot.push(req.payload.toString());
+        res.code = '2.04';
       } else res.code = '4.04';
       res.end();
     });
@@ -109,6 +115,7 @@ describe('load-control node', () => {
     await helper.unload();
     mqttGot.length = 0;
     coapGot.length = 0;
+    groupGot.length = 0;
   });
   after(async () => {
     device.end(true);
@@ -134,7 +141,10 @@ describe('load-control node', () => {
         programs: 'peak-saver',
         poll: 2,
         provisioning: 'prov',
-        devices: JSON.stringify([{ name: 'porch', endpoint: 'bulb', path: '/light/dim', quantity: 'brightness', min: 40 }]),
+        devices: JSON.stringify([
+          { name: 'porch', endpoint: 'bulb', path: '/light/dim', quantity: 'brightness', min: 40 },
+          { name: 'all lights', group: 'lights', path: '/light/level', quantity: 'brightness' },
+        ]),
         wires: [['route', 'cmds'], ['states']],
         ...lc,
       },
@@ -156,6 +166,7 @@ describe('load-control node', () => {
       { id: 'mqttout', type: 'mqtt out', z: 'tab', broker: 'broker', topic: '', qos: '', retain: '' },
       { id: 'ep', type: 'coap-endpoint', address: '127.0.0.1', port: 0, family: 'udp4' },
       { id: 'rd', type: 'coap-rd', z: 'tab', endpoint: 'ep', persist: false, wires: [[]] },
+      { id: 'proxy', type: 'coap-proxy', z: 'tab', endpoint: 'ep', rd: 'rd', groups: [{ name: 'lights', members: ['bulb'] }] },
       { id: 'coapreq', type: 'coap-request', z: 'tab', rd: 'rd', method: 'PUT', path: '', target: '', targetType: 'endpoint', timeout: '2', wires: [['coapres']] },
       { id: 'cmds', type: 'helper', z: 'tab' },
       { id: 'states', type: 'helper', z: 'tab' },
@@ -180,7 +191,7 @@ describe('load-control node', () => {
 
   const kinds = (states: StateMsg[]): string[] => states.map((s) => s.payload.kind);
 
-  test('an event dims the MQTT and CoAP devices within their limits, restores them, and reports to the VTN', async () => {
+  test('an event dims the MQTT device, a CoAP endpoint and a CoAP group within their limits, restores them, and reports to the VTN', async () => {
     const { states, cmds } = await load();
     helper.getNode('lc').receive({ topic: 'devices/lamp-1/state/brightness', payload: 80 });
     const start = Date.now() + 4000;
@@ -194,7 +205,7 @@ describe('load-control node', () => {
       ],
     });
     await until('the event was received', () => kinds(states).includes('event-received'));
-    await until('both devices restored', () => kinds(states).filter((k) => k === 'device-restored').length === 2, 20_000);
+    await until('the three devices restored', () => kinds(states).filter((k) => k === 'device-restored').length === 3, 20_000);
     await until('the MQTT device got three commands', () => mqttGot.length === 3);
     await until('the CoAP device got three commands', () => coapGot.length === 3);
     assert.deepEqual(
@@ -207,7 +218,9 @@ describe('load-control node', () => {
       'level 3 of 80 % is 20 %, the owner said 30 at least; level 1 is 60; back to the 80 it reported',
     );
     assert.deepEqual(coapGot, ['40', '75', '100'], 'the CoAP list set 40 % as its minimum');
-    assert.equal(cmds.length, 6, 'lamp-2 did not opt in: nothing for it');
+    await until('the group got three commands', () => groupGot.length === 3);
+    assert.deepEqual(groupGot, ['25', '75', '100'], 'a group of the coap-proxy, no limit set');
+    assert.equal(cmds.length, 9, 'lamp-2 did not opt in: nothing for it');
     const first = cmds[0] as { loadControl: { clamped: boolean; eventID: string; level: number } };
     assert.equal(first.loadControl.level, 3);
     assert.equal(first.loadControl.clamped, true);
@@ -215,10 +228,10 @@ describe('load-control node', () => {
     await until('two reports at the VTN', () => vtn.reports.size === 2);
     for (const r of vtn.reports.values()) {
       assert.deepEqual(validateObject('report', r), { ok: true });
-      assert.deepEqual((r.resources as { resourceName: string }[]).map((x) => x.resourceName).sort(), ['AGGREGATED_REPORT', 'lamp-1', 'porch']);
+      assert.deepEqual((r.resources as { resourceName: string }[]).map((x) => x.resourceName).sort(), ['AGGREGATED_REPORT', 'all lights', 'lamp-1', 'porch']);
     }
     assert.deepEqual(vtn.violations, []);
-    await waitForStatus(helper.getNode('lc'), (s) => s.fill === 'green' && /2 devices/.test(String(s.text)));
+    await waitForStatus(helper.getNode('lc'), (s) => s.fill === 'green' && /3 devices/.test(String(s.text)));
   });
 
   test('override, VTN outage and cancellation: the devices are never left curtailed', async () => {
