@@ -263,7 +263,11 @@ export = function register(RED: NodeAPI): void {
         return done();
       }
       const p = deviceOf(m);
-      if (!p) return done(new Error(`no opted-in device "${String(m.device ?? m.topic ?? '')}": set msg.device to a device name or id`));
+      if (!p) {
+        // States of devices that do not take part pass by (an mqtt in on devices/+/state/# sends them all).
+        if (m.topic !== 'override' && m.topic !== 'set') return done();
+        return done(new Error(`no opted-in device "${String(m.device ?? '')}": set msg.device to a device name or id`));
+      }
       if (m.topic === 'override') {
         const events = schedule.override(p.key);
         this.log(`owner override: ${p.name} leaves ${events.length ? events.join(', ') : 'no running event'}`);

@@ -194,6 +194,7 @@ describe('load-control node', () => {
   test('an event dims the MQTT device, a CoAP endpoint and a CoAP group within their limits, restores them, and reports to the VTN', async () => {
     const { states, cmds } = await load();
     helper.getNode('lc').receive({ topic: 'devices/lamp-1/state/brightness', payload: 80 });
+    helper.getNode('lc').receive({ topic: 'devices/lamp-2/state/brightness', payload: 10 }); // not taking part: ignored
     const start = Date.now() + 4000;
     vtn.publishEvent({
       programID,
