@@ -118,13 +118,19 @@ export class VtnSession extends EventEmitter<SessionEvents> {
     const n = body as OadrNotification;
     const id = typeof n.object.id === 'string' ? n.object.id : undefined;
     this.emit('state', { kind: 'notification', objectType: n.objectType, operation: n.operation, id });
-    if (n.objectType === 'EVENT') {
-      const programID = n.object.programID;
-      if (typeof programID === 'string' && !this.programIDs.has(programID)) return { status: 200 };
-      if (n.operation === 'DELETE' && id) this.o.schedule.removeEvent(id);
-      else if (n.operation === 'POST' || n.operation === 'PUT') this.o.schedule.upsertEvent(n.object);
-    } else if (n.objectType === 'PROGRAM') {
-      void this.pollNow();
+    try {
+      if (n.objectType === 'EVENT') {
+        const programID = n.object.programID;
+        if (typeof programID === 'string' && !this.programIDs.has(programID)) return { status: 200 };
+        if (n.operation === 'DELETE' && id) this.o.schedule.removeEvent(id);
+        else if (n.operation === 'POST' || n.operation === 'PUT') this.o.schedule.upsertEvent(n.object);
+      } else if (n.objectType === 'PROGRAM') {
+        void this.pollNow();
+      }
+    } catch (err) {
+      // Called from an HTTP handler: a throw there would take the process down.
+      this.emit('state', { kind: 'notice', reason: `notification not applied: ${(err as Error)?.message ?? String(err)}` });
+      return { status: 500, reason: 'not applied' };
     }
     return { status: 200 };
   }
@@ -200,11 +206,15 @@ export class VtnSession extends EventEmitter<SessionEvents> {
       void this.flush();
       this.schedule(this.pollMs);
     } catch (err) {
-      if (!(err instanceof VtnUnreachableError || err instanceof VtnHttpError || err instanceof SchemaError)) throw err;
+      // Whatever went wrong (the VTN, its answers, or a fault of ours), the same: retry later. A
+      // rejection here would reach no one but the process.
+      if (!(err instanceof VtnUnreachableError || err instanceof VtnHttpError || err instanceof SchemaError)) {
+        this.emit('state', { kind: 'notice', reason: `poll failed unexpectedly: ${(err as Error)?.message ?? String(err)}` });
+      }
       this.failures += 1;
       this.reachable = false;
       const retryInMs = Math.min(backoffDelay(this.failures, this.backoff), Math.max(this.pollMs, this.backoff.initialMs));
-      this.emit('state', { kind: 'vtn-unreachable', reason: err.message, retryInMs, failures: this.failures });
+      this.emit('state', { kind: 'vtn-unreachable', reason: (err as Error)?.message ?? String(err), retryInMs, failures: this.failures });
       this.schedule(retryInMs);
     }
   }

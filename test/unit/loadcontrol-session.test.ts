@@ -137,6 +137,18 @@ describe('VEN session with the test VTN', () => {
     assert.equal(commands.at(-1)?.value, 50);
   });
 
+  test('a fault of our own in a poll is a notice and a retry, never a rejection', async () => {
+    const broken = { programs: async () => Promise.reject(new TypeError('boom')) } as unknown as VtnClient;
+    const s2 = new VtnSession({ client: broken, schedule, venName: 'home-gw', clock, pollMs: 10 * MIN });
+    const seen: SessionChange[] = [];
+    s2.on('state', (c) => seen.push(c));
+    s2.start();
+    await s2.pollNow();
+    assert.deepEqual(seen.map((c) => c.kind), ['notice', 'vtn-unreachable']);
+    assert.match((seen[0] as { reason: string }).reason, /boom/);
+    await s2.stop();
+  });
+
   test('webhook: a subscription per program, and notifications change the schedule without a poll', async () => {
     webhook = createServer((req, res) => {
       let body = '';
