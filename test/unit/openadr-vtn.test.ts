@@ -84,6 +84,33 @@ describe('test VTN and VTN client', () => {
     assert.deepEqual(vtn.violations, []);
   });
 
+  test('a business-logic client creates, reads, updates and deletes an event; reports are filtered by query', async () => {
+    const bl = new VtnClient({ baseUrl: base, clientId: 'bl-client', clientSecret: 'bl-secret' });
+    const auth = { authorization: `Bearer ${await bl.accessToken()}`, 'content-type': 'application/json' };
+    const created = await raw(`${base}/events`, { method: 'POST', headers: auth, body: JSON.stringify(event(programID, 500)) });
+    assert.equal(created.status, 201);
+    const ev = created.json as { id: string; objectType: string; createdDateTime: string };
+    assert.equal(ev.objectType, 'EVENT');
+    assert.deepEqual(validateObject('event', ev), { ok: true });
+    assert.equal((await raw(`${base}/events/${ev.id}`, { headers: auth })).status, 200);
+    const updated = await raw(`${base}/events/${ev.id}`, { method: 'PUT', headers: auth, body: JSON.stringify({ ...event(programID, 500), eventName: 'renamed' }) });
+    assert.deepEqual([updated.status, (updated.json as { eventName: string }).eventName], [200, 'renamed']);
+    assert.equal((await raw(`${base}/events/${ev.id}`, { method: 'PUT', headers: auth, body: '{"programID": 5}' })).status, 400);
+    assert.equal((await raw(`${base}/events/${ev.id}`, { method: 'DELETE', headers: auth })).status, 200);
+    assert.equal((await raw(`${base}/events/${ev.id}`, { headers: auth })).status, 404);
+
+    const ven = new VtnClient({ baseUrl: base, clientId: 'ven-client', clientSecret: 'ven-secret' });
+    const report = (clientName: string) => ({ programID, eventID: 'event-1', clientName, resources: [{ resourceName: 'r', intervals: [{ id: 0, payloads: [{ type: 'USAGE', values: [1.5] }] }] }] });
+    const mine = await ven.createReport(report('home-gw'));
+    await ven.createReport(report('next-door'));
+    assert.equal(mine.objectType, 'REPORT');
+    const venAuth = { authorization: `Bearer ${await ven.accessToken()}` };
+    const listed = await raw(`${base}/reports?clientName=home-gw&programID=${programID}`, { headers: venAuth });
+    assert.deepEqual((listed.json as { id: string }[]).map((r) => r.id), [mine.id]);
+    assert.equal((await raw(`${base}/reports?programID=not%20an%20id`, { headers: venAuth })).status, 400);
+    assert.deepEqual(vtn.violations, []);
+  });
+
   test('the token is refreshed before it expires, and again after a 401', async () => {
     let now = 1_000_000;
     const client = new VtnClient({ baseUrl: base, clientId: 'ven-client', clientSecret: 'ven-secret', now: () => now });
