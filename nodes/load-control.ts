@@ -249,7 +249,7 @@ export = function register(RED: NodeAPI): void {
     showStatus();
 
     const deviceOf = (msg: NodeMessageInFlow & { device?: unknown; quantity?: unknown }): Participant | undefined => {
-      const topic = /^devices\/([^/]+)\/state(?:\/([^/]+))?$/.exec(typeof msg.topic === 'string' ? msg.topic : '');
+      const topic = /^devices\/([^/]+)\/(?:state|telemetry)(?:\/([^/]+))?$/.exec(typeof msg.topic === 'string' ? msg.topic : '');
       const device = msg.device !== undefined ? String(msg.device) : topic?.[1];
       const quantity = msg.quantity !== undefined ? String(msg.quantity) : topic?.[2];
       if (!device) return undefined;
@@ -264,7 +264,7 @@ export = function register(RED: NodeAPI): void {
       }
       const p = deviceOf(m);
       if (!p) {
-        // States of devices that do not take part pass by (an mqtt in on devices/+/state/# sends them all).
+        // States of devices that do not take part pass by (an mqtt in on devices/+/telemetry sends them all).
         if (m.topic !== 'override' && m.topic !== 'set') return done();
         return done(new Error(`no opted-in device "${String(m.device ?? '')}": set msg.device to a device name or id`));
       }

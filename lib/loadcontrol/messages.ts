@@ -2,7 +2,8 @@
 import type { DeviceCommand, StateChange } from './schedule';
 import type { SessionChange } from './vtn-session';
 
-export const DEFAULT_TOPIC_TEMPLATE = 'devices/{id}/commands/{quantity}';
+/** The command topic of the provisioning topic schema (lib/provisioning/topics.ts); the payload names the quantity. */
+export const DEFAULT_TOPIC_TEMPLATE = 'devices/{id}/commands';
 
 export interface CommandMessage {
   topic?: string;

@@ -93,7 +93,7 @@ describe('load-control node', () => {
     device = mqtt.connect(`mqtt://127.0.0.1:${brokerPort}`, { clientId: 'lamp-1', reconnectPeriod: 100 });
     device.on('message', (topic, payload) => mqttGot.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> }));
     await new Promise<void>((resolve, reject) => {
-      device.once('connect', () => device.subscribe('devices/+/commands/#', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+      device.once('connect', () => device.subscribe('devices/lamp-1/commands', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
     });
     hooks = createHttpServer((req, res) => (httpNode ? httpNode(req, res) : res.writeHead(503).end()));
     await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
@@ -193,7 +193,7 @@ describe('load-control node', () => {
 
   test('an event dims the MQTT device, a CoAP endpoint and a CoAP group within their limits, restores them, and reports to the VTN', async () => {
     const { states, cmds } = await load();
-    helper.getNode('lc').receive({ topic: 'devices/lamp-1/state/brightness', payload: 80 });
+    helper.getNode('lc').receive({ topic: 'devices/lamp-1/telemetry', payload: { brightness: 80, power: 9 } });
     helper.getNode('lc').receive({ topic: 'devices/lamp-2/state/brightness', payload: 10 }); // not taking part: ignored
     const start = Date.now() + 4000;
     vtn.publishEvent({
@@ -212,9 +212,9 @@ describe('load-control node', () => {
     assert.deepEqual(
       mqttGot.map((m) => [m.topic, m.payload.brightness, m.payload.reason]),
       [
-        ['devices/lamp-1/commands/brightness', 30, 'event'],
-        ['devices/lamp-1/commands/brightness', 60, 'event'],
-        ['devices/lamp-1/commands/brightness', 80, 'restore'],
+        ['devices/lamp-1/commands', 30, 'event'],
+        ['devices/lamp-1/commands', 60, 'event'],
+        ['devices/lamp-1/commands', 80, 'restore'],
       ],
       'level 3 of 80 % is 20 %, the owner said 30 at least; level 1 is 60; back to the 80 it reported',
     );
@@ -229,7 +229,10 @@ describe('load-control node', () => {
     await until('two reports at the VTN', () => vtn.reports.size === 2);
     for (const r of vtn.reports.values()) {
       assert.deepEqual(validateObject('report', r), { ok: true });
-      assert.deepEqual((r.resources as { resourceName: string }[]).map((x) => x.resourceName).sort(), ['AGGREGATED_REPORT', 'all lights', 'lamp-1', 'porch']);
+      const resources = r.resources as { resourceName: string; intervals: { payloads: { type: string }[] }[] }[];
+      assert.deepEqual(resources.map((x) => x.resourceName).sort(), ['AGGREGATED_REPORT', 'all lights', 'lamp-1', 'porch']);
+      const lamp1 = resources.find((x) => x.resourceName === 'lamp-1');
+      assert.deepEqual(lamp1?.intervals[0]?.payloads.map((p) => p.type), ['DELTA_USAGE', 'USAGE'], 'lamp-1 reported its power');
     }
     assert.deepEqual(vtn.violations, []);
     await waitForStatus(helper.getNode('lc'), (s) => s.fill === 'green' && /3 devices/.test(String(s.text)));
