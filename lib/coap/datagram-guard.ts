@@ -19,7 +19,8 @@ export interface GuardLimits {
 }
 
 export type Verdict =
-  | { pass: true }
+  /** packet: the datagram parsed, so that the server need not parse it again */
+  | { pass: true; packet: ParsedPacket }
   | { pass: false; reason: string; /** what to send back, if anything */ reply?: Buffer; /** normal traffic, not worth a log line */ quiet?: true };
 
 export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
@@ -35,7 +36,7 @@ export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
     return { pass: false, reason: 'ping', reply: Buffer.from([0x70, 0x00, raw[2]!, raw[3]!]), quiet: true };
   }
   const isRequest = packet.code.startsWith('0.') && packet.code !== '0.00';
-  if (!isRequest || packet.reset || packet.ack) return { pass: true };
+  if (!isRequest || packet.reset || packet.ack) return { pass: true, packet };
 
   for (const option of packet.options) {
     const number = optionNumber(option.name);
@@ -55,7 +56,7 @@ export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
       return refuse(packet, '4.13', `Block1 body beyond ${limits.maxRequestBodyBytes} bytes`, [{ name: 'Size1', value: size1 }]);
     }
   }
-  return { pass: true };
+  return { pass: true, packet };
 }
 
 /**

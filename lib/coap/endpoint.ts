@@ -13,6 +13,9 @@ import { Router, type MethodFilter, type Method, METHODS } from './router';
 import { serialiseLinks, matchesQuery, type Link } from './link-format';
 import { ContentFormat, contentFormatNumber } from './content-format';
 import { queryObject } from './query';
+import { LeanServer, isLeanRequest, type ReplyChannel } from './lean-server';
+import type { ParsedPacket } from 'coap-packet';
+import { packetToMessage } from 'coap/dist/lib/helpers';
 
 export type Family = 'udp4' | 'udp6';
 
@@ -30,6 +33,11 @@ export interface EndpointOptions {
   maxObservers: number;
   /** Largest request body a client may send through Block1; beyond it 4.13 with Size1. */
   maxRequestBodyBytes: number;
+  /**
+   * Recent exchanges remembered so that a retransmitted request gets the same answer and is not
+   * handled twice (RFC 7252 §4.5); the oldest is forgotten first.
+   */
+  maxRememberedExchanges: number;
 }
 
 export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
@@ -40,6 +48,7 @@ export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
   responseTimeoutMs: 30_000,
   maxObservers: 256,
   maxRequestBodyBytes: 64 * 1024,
+  maxRememberedExchanges: 8192,
 };
 
 export type OptionValue = string | number | Buffer | Buffer[];
@@ -131,6 +140,9 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   private readonly openExchanges = new Set<() => void>();
   private proxyHandler: Handler | undefined;
   private listeningAddress: AddressInfo | undefined;
+  private lean: LeanServer | undefined;
+  /** A request handed to node-coap with its answer ready (block-wise): see LeanServer. */
+  private handingOver: { reply: CoapReply; separate: boolean } | undefined;
 
   constructor(options: Partial<EndpointOptions> = {}) {
     super();
@@ -155,7 +167,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     const address = this.options.address || (family === 'udp6' ? '::' : '0.0.0.0');
     const server = createServer({ type: family, reuseAddr: false });
     this.server = server;
-    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.dispatch(req, res));
+    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.fromNodeCoap(req, res));
     return new Promise((resolve, reject) => {
       let settled = false;
       server.on('error', (err: Error) => {
@@ -188,6 +200,8 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
 
   stop(): Promise<void> {
     for (const drop of [...this.openExchanges]) drop();
+    this.lean?.close();
+    this.lean = undefined;
     const server = this.server;
     this.server = undefined;
     this.listeningAddress = undefined;
@@ -206,14 +220,36 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     });
   }
 
-  /** Puts inspectDatagram in front of node-coap's own datagram handler. */
+  /**
+   * Puts inspectDatagram in front of node-coap's own datagram handler, and serves plain requests
+   * on the lean path (lean-server.ts); the rest (Observe, block-wise, FETCH, ACKs of node-coap's
+   * own messages) goes to node-coap.
+   */
   private guard(sock: Socket): void {
     const handlers = sock.listeners('message') as Array<(msg: Buffer, rinfo: RemoteInfo) => void>;
     for (const h of handlers) sock.removeListener('message', h);
+    const nodeCoap = (msg: Buffer, rinfo: RemoteInfo): void => {
+      for (const h of handlers) h(msg, rinfo);
+    };
+    const lean = new LeanServer(sock, this.options, (raw, rinfo, reply, separate) => {
+      this.handingOver = { reply, separate };
+      try {
+        nodeCoap(raw, rinfo);
+      } finally {
+        this.handingOver = undefined;
+      }
+    });
+    this.lean = lean;
     sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       const verdict = inspectDatagram(msg, this.options);
       if (verdict.pass) {
-        for (const h of handlers) h(msg, rinfo);
+        const { packet } = verdict;
+        if (lean.settle(packet, rinfo)) return;
+        if (isLeanRequest(packet)) {
+          if (!lean.duplicate(packet, rinfo, () => nodeCoap(msg, rinfo))) this.fromLean(packet, lean.channel(packet, msg, rinfo), rinfo);
+          return;
+        }
+        nodeCoap(msg, rinfo);
         return;
       }
       if (verdict.reply) sock.send(verdict.reply, rinfo.port, rinfo.address);
@@ -238,42 +274,70 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     return this.router.values().flatMap((r) => (r.link ? [r.link] : []));
   }
 
-  private dispatch(req: IncomingMessage, res: OutgoingMessage): void {
-    let request: CoapRequest;
-    try {
-      request = toRequest(req);
-    } catch (err) {
-      plainReply(res, { code: '4.02', payload: Buffer.from((err as Error).message) });
+  private fromNodeCoap(req: IncomingMessage, res: OutgoingMessage): void {
+    const handingOver = this.handingOver;
+    if (handingOver) {
+      this.handingOver = undefined;
+      handOver(res, handingOver.reply, handingOver.separate);
       return;
     }
+    const channel = nodeCoapChannel(res);
+    let request: CoapRequest;
+    try {
+      // node-coap keeps the decoded options on the message; its typings leave them out.
+      const options = (req as unknown as { options?: RawOption[] }).options ?? [];
+      const token = (req as unknown as { _packet: { token?: Buffer } })._packet.token;
+      request = toRequest(req.method as string, options, req.headers, req.payload, req.rsinfo, token);
+    } catch (err) {
+      channel.send({ code: '4.02', payload: Buffer.from((err as Error).message) });
+      return;
+    }
+    this.dispatch(request, channel);
+  }
+
+  private fromLean(packet: ParsedPacket, channel: ReplyChannel, rinfo: RemoteInfo): void {
+    let request: CoapRequest;
+    try {
+      // Decodes the option values as node-coap's IncomingMessage does, so handlers see no difference.
+      const message = {} as { method: string; options: RawOption[]; headers: IncomingMessage['headers']; payload: Buffer };
+      packetToMessage(message as never, packet as never);
+      request = toRequest(message.method, message.options, message.headers, message.payload, rinfo, packet.token);
+    } catch (err) {
+      channel.send({ code: '4.02', payload: Buffer.from((err as Error).message) });
+      return;
+    }
+    this.dispatch(request, channel);
+  }
+
+  private dispatch(request: CoapRequest, channel: ReplyChannel): void {
     if (request.proxyUri !== undefined) {
-      if (!this.proxyHandler) return void plainReply(res, { code: '5.05' });
-      this.runHandler(this.proxyHandler, request, res, false);
+      if (!this.proxyHandler) return void channel.send({ code: '5.05' });
+      this.runHandler(this.proxyHandler, request, channel, false);
       return;
     }
     if (request.path.length === 2 && request.path[0] === '.well-known' && request.path[1] === 'core') {
-      this.serveDiscovery(request, res);
+      this.serveDiscovery(request, channel);
       return;
     }
     const match = this.router.match(request.method, request.path);
-    if (match.kind === 'not-found') return void plainReply(res, { code: '4.04' });
-    if (match.kind === 'method-not-allowed') return void plainReply(res, { code: '4.05' });
+    if (match.kind === 'not-found') return void channel.send({ code: '4.04' });
+    if (match.kind === 'method-not-allowed') return void channel.send({ code: '4.05' });
     if (this.pending >= this.options.maxPendingRequests) {
       this.emit('overload', request);
-      plainReply(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
+      channel.send({ code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
       return;
     }
     request.params = match.params;
     if (request.observe === 1) this.observationsByClient.get(observationKey(request))?.();
-    let observe = request.observe === 0 && match.value.observable === true && isObserveStream(res);
+    let observe = request.observe === 0 && match.value.observable === true && channel.observable;
     if (observe && this.observations >= this.options.maxObservers) {
       this.emit('observer-limit', request);
       observe = false;
     }
-    this.runHandler(match.value.handler, request, res, observe);
+    this.runHandler(match.value.handler, request, channel, observe);
   }
 
-  private runHandler(handler: Handler, request: CoapRequest, res: OutgoingMessage, observing: boolean): void {
+  private runHandler(handler: Handler, request: CoapRequest, channel: ReplyChannel, observing: boolean): void {
     this.pending++;
     let answered = false;
     let observationOver = !observing;
@@ -297,9 +361,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
       for (const l of endListeners.splice(0)) l();
     };
     const drop = (): void => {
-      // node-coap's empty-ACK timer would fire on the closed socket and throw out of a timer,
-      // which would take the whole runtime down.
-      clearTimeout((res as unknown as { _ackTimer?: NodeJS.Timeout })._ackTimer);
+      channel.abandon();
       if (!answered) settle();
       finishObservation();
       this.openExchanges.delete(drop);
@@ -310,7 +372,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
       settle();
       this.emit('request-timeout', request);
       finishObservation();
-      plainReply(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
+      channel.send({ code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
     }, this.options.responseTimeoutMs);
     if (observing) {
       this.observations++;
@@ -318,8 +380,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
       this.observationsByClient.get(key)?.();
       this.observationsByClient.set(key, endThis);
       // node-coap ends the stream when the client resets a notification or delivery fails.
-      res.on('finish', finishObservation);
-      res.on('close', finishObservation);
+      channel.onClosed(finishObservation);
     }
     const safely = (what: () => void): void => {
       try {
@@ -328,7 +389,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
         this.emit('handler-error', err as Error, request);
         finishObservation();
         try {
-          plainReply(res, { code: '5.00' });
+          channel.send({ code: '5.00' });
         } catch {
           // the response stream is already spent; the client will retransmit or time out
         }
@@ -341,27 +402,27 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
         if (answered) return false;
         settle();
         // Only a success opens the observation (RFC 7641 §4.2); anything else ends it.
-        if (observing && reply.code.startsWith('2.')) safely(() => notify(res, reply));
+        if (observing && reply.code.startsWith('2.')) safely(() => channel.notify(reply));
         else {
           finishObservation();
-          safely(() => plainReply(res, reply));
+          safely(() => channel.send(reply));
         }
         return true;
       },
       notify: (reply) => {
         if (!answered || observationOver) return false;
         if (!reply.code.startsWith('2.')) {
-          safely(() => notify(res, reply));
+          safely(() => channel.notify(reply));
           exchange.end();
           return true;
         }
-        safely(() => notify(res, reply));
+        safely(() => channel.notify(reply));
         return !observationOver;
       },
       end: () => {
         if (observationOver) return;
         finishObservation();
-        res.end();
+        channel.end();
       },
       onSettled: (listener) => {
         if (answered) listener();
@@ -380,14 +441,14 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     }
   }
 
-  private serveDiscovery(request: CoapRequest, res: OutgoingMessage): void {
-    if (request.method !== 'GET') return void plainReply(res, { code: '4.05' });
+  private serveDiscovery(request: CoapRequest, channel: ReplyChannel): void {
+    if (request.method !== 'GET') return void channel.send({ code: '4.05' });
     let links = this.links();
     for (const [key, value] of Object.entries(queryObject(request.query))) {
       for (const v of ([] as string[]).concat(value)) links = links.filter((l) => matchesQuery(l, key, v));
     }
-    if (links.length === 0 && request.query.length > 0) return void plainReply(res, { code: '4.04' });
-    plainReply(res, { code: '2.05', payload: Buffer.from(serialiseLinks(links)), contentFormat: ContentFormat.linkFormat });
+    if (links.length === 0 && request.query.length > 0) return void channel.send({ code: '4.04' });
+    channel.send({ code: '2.05', payload: Buffer.from(serialiseLinks(links)), contentFormat: ContentFormat.linkFormat });
   }
 }
 
@@ -416,6 +477,45 @@ interface ObserveStream {
 
 function isObserveStream(res: OutgoingMessage): boolean {
   return typeof (res as unknown as Partial<ObserveStream>)._doSend === 'function';
+}
+
+function nodeCoapChannel(res: OutgoingMessage): ReplyChannel {
+  return {
+    observable: isObserveStream(res),
+    send: (reply) => plainReply(res, reply),
+    notify: (reply) => notify(res, reply),
+    end: () => res.end(),
+    onClosed: (listener) => {
+      res.on('finish', listener);
+      res.on('close', listener);
+    },
+    // node-coap's empty-ACK timer would fire on the closed socket and throw out of a timer,
+    // which would take the whole runtime down.
+    abandon: () => clearTimeout((res as unknown as { _ackTimer?: NodeJS.Timeout })._ackTimer),
+  };
+}
+
+/** node-coap's OutgoingMessage internals that say how the answer goes out. */
+interface OutgoingInternals {
+  _ackTimer?: NodeJS.Timeout | null;
+  _packet: { ack: boolean; confirmable: boolean; messageId?: number };
+}
+
+/**
+ * Answers, through node-coap (which sends it block-wise), a request the lean path received and
+ * handled. When the lean path already sent the empty ACK, the answer goes as a CON with a new
+ * message ID: what node-coap's own empty-ACK timer would have made of it.
+ */
+function handOver(res: OutgoingMessage, reply: CoapReply, separate: boolean): void {
+  const internals = res as unknown as OutgoingInternals;
+  clearTimeout(internals._ackTimer ?? undefined);
+  internals._ackTimer = null;
+  if (separate && internals._packet.ack) {
+    internals._packet.ack = false;
+    internals._packet.confirmable = true;
+    delete internals._packet.messageId;
+  }
+  plainReply(res, reply);
 }
 
 function applyReply(res: { setOption(name: string, value: OptionValue): unknown }, reply: CoapReply): void {
@@ -451,14 +551,18 @@ interface RawOption {
   value: unknown;
 }
 
-function toRequest(req: IncomingMessage): CoapRequest {
-  const method = req.method as string;
+function toRequest(
+  method: string,
+  raw: readonly RawOption[],
+  headers: IncomingMessage['headers'],
+  payload: Buffer | undefined,
+  rinfo: { address: string; port: number },
+  token: Buffer | undefined,
+): CoapRequest {
   if (!(METHODS as readonly string[]).includes(method)) throw new Error(`unsupported method ${method}`);
   const path: string[] = [];
   const query: string[] = [];
   const options: Record<string, OptionValue> = {};
-  // node-coap keeps the decoded options on the message; its typings leave them out.
-  const raw = (req as unknown as { options?: RawOption[] }).options ?? [];
   for (const { name, value } of raw) {
     const key = String(name);
     const v = value as OptionValue;
@@ -469,20 +573,20 @@ function toRequest(req: IncomingMessage): CoapRequest {
     else options[key] = ([] as Array<string | number | Buffer>).concat(prev as never, v as never) as Buffer[];
   }
   // An empty trailing segment ("/a/") is legitimate in CoAP but never meant by our routes.
-  const contentFormat = contentFormatNumber(req.headers['Content-Format']);
-  const accept = contentFormatNumber(req.headers['Accept']);
+  const contentFormat = contentFormatNumber(headers['Content-Format']);
+  const accept = contentFormatNumber(headers['Accept']);
   return {
     method: method as Method,
     path: path.filter((s, i) => s !== '' || i < path.length - 1),
     query,
-    payload: req.payload ?? Buffer.alloc(0),
+    payload: payload ?? Buffer.alloc(0),
     contentFormat,
     accept,
     options,
-    remote: { address: req.rsinfo.address, port: req.rsinfo.port },
+    remote: { address: rinfo.address, port: rinfo.port },
     params: {},
-    token: (req as unknown as { _packet: { token?: Buffer } })._packet.token ?? Buffer.alloc(0),
-    observe: typeof req.headers['Observe'] === 'number' ? req.headers['Observe'] : undefined,
+    token: token ?? Buffer.alloc(0),
+    observe: typeof headers['Observe'] === 'number' ? headers['Observe'] : undefined,
     proxyUri: proxyUriOf(options),
   };
 }
