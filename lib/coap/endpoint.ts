@@ -161,6 +161,11 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     return this.observations;
   }
 
+  /** Past exchanges held for deduplication (at most maxRememberedExchanges). */
+  get rememberedExchanges(): number {
+    return this.lean?.rememberedExchanges ?? 0;
+  }
+
   start(): Promise<AddressInfo> {
     if (this.server) return Promise.reject(new Error('endpoint already started'));
     const { family, port } = this.options;
