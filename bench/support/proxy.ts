@@ -1,12 +1,11 @@
 /**
- * The bench's gateway in a process of its own: a reverse proxy in front of the device whose port
- * is argv[2] (cache off, or on with argv[3] === 'cache'), registered as "dev". Prints "PORT <n>"
- * once it listens; exits when its parent closes stdin, so it never outlives the bench.
+ * The bench's gateway in a process of its own: a reverse proxy that knows one device, "dev" at
+ * 127.0.0.1:<argv[2]>, with its response cache on when argv[3] is "cache". Prints "PORT <n>" once
+ * it listens; exits when its parent closes stdin, so it never outlives the bench.
  */
 import { EventEmitter } from 'node:events';
-import { CoapEndpoint } from '../../lib/coap/endpoint';
-import { ReverseProxy } from '../../lib/coap/proxy/reverse-proxy';
 import type { DirectoryEvents, EndpointDirectory, RegisteredEndpoint } from '../../lib/coap/rd/directory';
+import { built } from './built';
 
 const HOST = '127.0.0.1';
 
@@ -25,9 +24,10 @@ export class BenchDirectory extends EventEmitter<DirectoryEvents> implements End
 }
 
 if (require.main === module) {
-  const devicePort = Number(process.argv[2]);
+  const { CoapEndpoint } = built<typeof import('../../lib/coap/endpoint')>('lib/coap/endpoint.js');
+  const { ReverseProxy } = built<typeof import('../../lib/coap/proxy/reverse-proxy')>('lib/coap/proxy/reverse-proxy.js');
   const directory = new BenchDirectory();
-  directory.add('dev', devicePort);
+  directory.add('dev', Number(process.argv[2]));
   const endpoint = new CoapEndpoint({ address: HOST, port: 0, maxPendingRequests: 10_000 });
   const proxy = new ReverseProxy(endpoint, () => directory, { maxPendingRequests: 1000, ...(process.argv[3] === 'cache' ? {} : { cacheMaxEntries: 0 }) });
   proxy.start();
