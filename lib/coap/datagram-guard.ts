@@ -77,11 +77,6 @@ function checkFraming(raw: Buffer): void {
       if (i === raw.length) throw new Error('payload marker with no payload');
       return;
     }
-    const extended = (nibble: number): number => {
-      if (nibble === 15) throw new Error('reserved option nibble 15');
-      if (nibble < 13) return 0;
-      return nibble === 13 ? 1 : 2;
-    };
     i += extended(byte >> 4);
     const lengthNibble = byte & 0x0f;
     const lengthBytes = extended(lengthNibble);
@@ -91,6 +86,13 @@ function checkFraming(raw: Buffer): void {
     i += lengthBytes + length;
     if (i > raw.length) throw new Error('option value runs past the end');
   }
+}
+
+/** The extra bytes an option delta or length nibble announces (RFC 7252 §3.1). */
+function extended(nibble: number): number {
+  if (nibble === 15) throw new Error('reserved option nibble 15');
+  if (nibble < 13) return 0;
+  return nibble === 13 ? 1 : 2;
 }
 
 /** coap-packet names the options it knows and leaves the rest as numeric strings. */

@@ -14,8 +14,14 @@ import { serialiseLinks, matchesQuery, type Link } from './link-format';
 import { ContentFormat, contentFormatNumber } from './content-format';
 import { queryObject } from './query';
 import { LeanServer, isLeanRequest, type ReplyChannel } from './lean-server';
+import { ServerExchange, observationKey, type ExchangeBook } from './server-exchange';
 import type { ParsedPacket } from 'coap-packet';
-import { packetToMessage } from 'coap/dist/lib/helpers';
+// node-coap's option value decoding (what its IncomingMessage holds); not re-exported by its index.
+import { fromBinary } from 'coap/dist/lib/option_converter';
+
+const METHOD_OF_CODE: Readonly<Record<string, Method>> = {
+  '0.01': 'GET', '0.02': 'POST', '0.03': 'PUT', '0.04': 'DELETE', '0.05': 'FETCH', '0.06': 'PATCH', '0.07': 'iPATCH',
+};
 
 export type Family = 'udp4' | 'udp6';
 
@@ -132,12 +138,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   readonly options: EndpointOptions;
   private server: CoapServer | undefined;
   private readonly router = new Router<ServedRoute>();
-  private pending = 0;
-  private observations = 0;
-  /** Open observations by client and token, so a GET with Observe: 1 can end its own. */
-  private readonly observationsByClient = new Map<string, () => void>();
-  /** Drops every open exchange and observation without answering: the socket is going away. */
-  private readonly openExchanges = new Set<() => void>();
+  private readonly book: ExchangeBook;
   private proxyHandler: Handler | undefined;
   private listeningAddress: AddressInfo | undefined;
   private lean: LeanServer | undefined;
@@ -147,6 +148,19 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   constructor(options: Partial<EndpointOptions> = {}) {
     super();
     this.options = { ...DEFAULT_ENDPOINT_OPTIONS, ...options };
+    const options_ = this.options;
+    this.book = {
+      pending: 0,
+      observations: 0,
+      byClient: new Map(),
+      open: new Set(),
+      get responseTimeoutMs() {
+        return options_.responseTimeoutMs;
+      },
+      maxAgeWhenBusy: MAX_AGE_WHEN_BUSY,
+      handlerError: (err, request) => this.emit('handler-error', err, request),
+      timedOut: (request) => this.emit('request-timeout', request),
+    };
   }
 
   get address(): AddressInfo | undefined {
@@ -154,11 +168,11 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   get pendingRequests(): number {
-    return this.pending;
+    return this.book.pending;
   }
 
   get activeObservations(): number {
-    return this.observations;
+    return this.book.observations;
   }
 
   /** Past exchanges held for deduplication (at most maxRememberedExchanges). */
@@ -204,7 +218,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   stop(): Promise<void> {
-    for (const drop of [...this.openExchanges]) drop();
+    for (const exchange of [...this.book.open]) exchange.drop();
     this.lean?.close();
     this.lean = undefined;
     const server = this.server;
@@ -292,7 +306,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
       // node-coap keeps the decoded options on the message; its typings leave them out.
       const options = (req as unknown as { options?: RawOption[] }).options ?? [];
       const token = (req as unknown as { _packet: { token?: Buffer } })._packet.token;
-      request = toRequest(req.method as string, options, req.headers, req.payload, req.rsinfo, token);
+      request = toRequest(req.method as string, options, req.payload, req.rsinfo, token);
     } catch (err) {
       channel.send({ code: '4.02', payload: Buffer.from((err as Error).message) });
       return;
@@ -304,9 +318,9 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     let request: CoapRequest;
     try {
       // Decodes the option values as node-coap's IncomingMessage does, so handlers see no difference.
-      const message = {} as { method: string; options: RawOption[]; headers: IncomingMessage['headers']; payload: Buffer };
-      packetToMessage(message as never, packet as never);
-      request = toRequest(message.method, message.options, message.headers, message.payload, rinfo, packet.token);
+      const options = packet.options as RawOption[];
+      for (const option of options) option.value = fromBinary(option.name as string, option.value as Buffer);
+      request = toRequest(METHOD_OF_CODE[packet.code] as string, options, packet.payload, rinfo, packet.token);
     } catch (err) {
       channel.send({ code: '4.02', payload: Buffer.from((err as Error).message) });
       return;
@@ -327,15 +341,15 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     const match = this.router.match(request.method, request.path);
     if (match.kind === 'not-found') return void channel.send({ code: '4.04' });
     if (match.kind === 'method-not-allowed') return void channel.send({ code: '4.05' });
-    if (this.pending >= this.options.maxPendingRequests) {
+    if (this.book.pending >= this.options.maxPendingRequests) {
       this.emit('overload', request);
       channel.send({ code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
       return;
     }
     request.params = match.params;
-    if (request.observe === 1) this.observationsByClient.get(observationKey(request))?.();
+    if (request.observe === 1) this.book.byClient.get(observationKey(request))?.();
     let observe = request.observe === 0 && match.value.observable === true && channel.observable;
-    if (observe && this.observations >= this.options.maxObservers) {
+    if (observe && this.book.observations >= this.options.maxObservers) {
       this.emit('observer-limit', request);
       observe = false;
     }
@@ -343,107 +357,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   private runHandler(handler: Handler, request: CoapRequest, channel: ReplyChannel, observing: boolean): void {
-    this.pending++;
-    let answered = false;
-    let observationOver = !observing;
-    const settledListeners: Array<() => void> = [];
-    const endListeners: Array<() => void> = [];
-    const settle = (): void => {
-      answered = true;
-      this.pending--;
-      clearTimeout(timer);
-      if (observationOver) this.openExchanges.delete(drop);
-      for (const l of settledListeners.splice(0)) l();
-    };
-    const key = observationKey(request);
-    const endThis = (): void => exchange.end();
-    const finishObservation = (): void => {
-      if (observationOver) return;
-      observationOver = true;
-      this.observations--;
-      if (this.observationsByClient.get(key) === endThis) this.observationsByClient.delete(key);
-      if (answered) this.openExchanges.delete(drop);
-      for (const l of endListeners.splice(0)) l();
-    };
-    const drop = (): void => {
-      channel.abandon();
-      if (!answered) settle();
-      finishObservation();
-      this.openExchanges.delete(drop);
-    };
-    this.openExchanges.add(drop);
-    const timer = setTimeout(() => {
-      if (answered) return;
-      settle();
-      this.emit('request-timeout', request);
-      finishObservation();
-      channel.send({ code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
-    }, this.options.responseTimeoutMs);
-    if (observing) {
-      this.observations++;
-      // A re-registration with the same token replaces the earlier observation (RFC 7641 §4.1).
-      this.observationsByClient.get(key)?.();
-      this.observationsByClient.set(key, endThis);
-      // node-coap ends the stream when the client resets a notification or delivery fails.
-      channel.onClosed(finishObservation);
-    }
-    const safely = (what: () => void): void => {
-      try {
-        what();
-      } catch (err) {
-        this.emit('handler-error', err as Error, request);
-        finishObservation();
-        try {
-          channel.send({ code: '5.00' });
-        } catch {
-          // the response stream is already spent; the client will retransmit or time out
-        }
-      }
-    };
-    const exchange: Exchange = {
-      request,
-      observing,
-      respond: (reply) => {
-        if (answered) return false;
-        settle();
-        // Only a success opens the observation (RFC 7641 §4.2); anything else ends it.
-        if (observing && reply.code.startsWith('2.')) safely(() => channel.notify(reply));
-        else {
-          finishObservation();
-          safely(() => channel.send(reply));
-        }
-        return true;
-      },
-      notify: (reply) => {
-        if (!answered || observationOver) return false;
-        if (!reply.code.startsWith('2.')) {
-          safely(() => channel.notify(reply));
-          exchange.end();
-          return true;
-        }
-        safely(() => channel.notify(reply));
-        return !observationOver;
-      },
-      end: () => {
-        if (observationOver) return;
-        finishObservation();
-        channel.end();
-      },
-      onSettled: (listener) => {
-        if (answered) listener();
-        else settledListeners.push(listener);
-      },
-      onObservationEnd: (listener) => {
-        if (observationOver) listener();
-        else endListeners.push(listener);
-      },
-    };
-    try {
-      handler(exchange);
-    } catch (err) {
-      this.emit('handler-error', err as Error, request);
-      exchange.respond({ code: '5.00' });
-    }
+    new ServerExchange(this.book, request, channel, observing).run(handler);
   }
 
   private serveDiscovery(request: CoapRequest, channel: ReplyChannel): void {
@@ -455,10 +369,6 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     if (links.length === 0 && request.query.length > 0) return void channel.send({ code: '4.04' });
     channel.send({ code: '2.05', payload: Buffer.from(serialiseLinks(links)), contentFormat: ContentFormat.linkFormat });
   }
-}
-
-function observationKey(request: CoapRequest): string {
-  return `${request.remote.address}|${request.remote.port}|${request.token.toString('hex')}`;
 }
 
 function closeQuietly(server: CoapServer): void {
@@ -556,10 +466,10 @@ interface RawOption {
   value: unknown;
 }
 
+/** A request from its decoded options (node-coap's decoding); repeated options become arrays. */
 function toRequest(
   method: string,
   raw: readonly RawOption[],
-  headers: IncomingMessage['headers'],
   payload: Buffer | undefined,
   rinfo: { address: string; port: number },
   token: Buffer | undefined,
@@ -568,30 +478,40 @@ function toRequest(
   const path: string[] = [];
   const query: string[] = [];
   const options: Record<string, OptionValue> = {};
+  // What node-coap's IncomingMessage.headers would say: the last decoded, non-binary value.
+  let contentFormat: unknown;
+  let accept: unknown;
+  let observe: unknown;
   for (const { name, value } of raw) {
     const key = String(name);
     const v = value as OptionValue;
     if (key === 'Uri-Path') path.push(String(v));
     else if (key === 'Uri-Query') query.push(String(v));
+    else if (v != null && !Buffer.isBuffer(v)) {
+      if (key === 'Content-Format') contentFormat = v;
+      else if (key === 'Accept') accept = v;
+      else if (key === 'Observe') observe = v;
+    }
     const prev = options[key];
+    // Decoded values are never arrays: an array here is one this loop made for a repeated option.
     if (prev === undefined) options[key] = v;
-    else options[key] = ([] as Array<string | number | Buffer>).concat(prev as never, v as never) as Buffer[];
+    else if (Array.isArray(prev)) (prev as Array<string | number | Buffer>).push(v as string | number | Buffer);
+    else options[key] = [prev, v] as Buffer[];
   }
   // An empty trailing segment ("/a/") is legitimate in CoAP but never meant by our routes.
-  const contentFormat = contentFormatNumber(headers['Content-Format']);
-  const accept = contentFormatNumber(headers['Accept']);
+  if (path.length > 0 && path[path.length - 1] === '') path.pop();
   return {
     method: method as Method,
-    path: path.filter((s, i) => s !== '' || i < path.length - 1),
+    path,
     query,
     payload: payload ?? Buffer.alloc(0),
-    contentFormat,
-    accept,
+    contentFormat: contentFormatNumber(contentFormat),
+    accept: contentFormatNumber(accept),
     options,
     remote: { address: rinfo.address, port: rinfo.port },
     params: {},
     token: token ?? Buffer.alloc(0),
-    observe: typeof headers['Observe'] === 'number' ? headers['Observe'] : undefined,
+    observe: typeof observe === 'number' ? observe : undefined,
     proxyUri: proxyUriOf(options),
   };
 }

@@ -265,11 +265,39 @@ class LeanChannel implements ReplyChannel {
   }
 }
 
-/** The reply's options written as node-coap's OutgoingMessage.setOption writes them. */
-function applyOptions(packet: { options: Array<{ name: string; value: Buffer }> }, reply: CoapReply): void {
+type WireOption = { name: string; value: Buffer };
+
+/**
+ * The reply's options written as node-coap's OutgoingMessage.setOption writes them. A value that
+ * is already bytes under a name whose spelling setOption has been seen to keep is pushed as is:
+ * setOption would only re-spell the name (a regular expression per call) and leave the bytes.
+ */
+function applyOptions(packet: { options: WireOption[] }, reply: CoapReply): void {
   const options = reply.options;
-  if (options) for (const name in options) setOption(packet as never, name as never, options[name] as OptionValue as never);
+  if (options) {
+    for (const name in options) {
+      const value = options[name] as OptionValue;
+      const spelled = Buffer.isBuffer(value) ? spelling(name) : undefined;
+      if (spelled === null) continue;
+      if (spelled !== undefined && !packet.options.some((o) => o.name === spelled)) packet.options.push({ name: spelled, value: value as Buffer });
+      else setOption(packet as never, name as never, value as never);
+    }
+  }
   if (reply.contentFormat !== undefined) setOption(packet as never, 'Content-Format', reply.contentFormat);
+}
+
+/** How setOption spells each option name (null: an option it ignores); bounded, names are few. */
+const spellings = new Map<string, string | null>();
+const MAX_SPELLINGS = 256;
+
+function spelling(name: string): string | null | undefined {
+  const known = spellings.get(name);
+  if (known !== undefined || spellings.size >= MAX_SPELLINGS) return known;
+  const probe = { options: [] as WireOption[] };
+  setOption(probe as never, name as never, EMPTY as never);
+  const spelled = probe.options[0]?.name ?? null;
+  spellings.set(name, spelled);
+  return spelled;
 }
 
 function exchangeKey(rinfo: RemoteInfo, messageId: number): string {
