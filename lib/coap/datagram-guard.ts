@@ -38,13 +38,14 @@ export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
   const isRequest = packet.code.startsWith('0.') && packet.code !== '0.00';
   if (!isRequest || packet.reset || packet.ack) return { pass: true, packet };
 
+  let block1: ParsedPacket['options'][number] | undefined;
   for (const option of packet.options) {
     const number = optionNumber(option.name);
-    if (number % 2 === 1 && !KNOWN_OPTIONS.has(number)) {
+    if (number === BLOCK1) block1 ??= option;
+    else if (number % 2 === 1 && !KNOWN_OPTIONS.has(number)) {
       return refuse(packet, '4.02', `unrecognised critical option ${number}`);
     }
   }
-  const block1 = packet.options.find((o) => optionNumber(o.name) === BLOCK1);
   if (block1) {
     const value = block1.value.reduce((acc, byte) => acc * 256 + byte, 0);
     const szx = value & 0x7;

@@ -265,7 +265,8 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
         const { packet } = verdict;
         if (lean.settle(packet, rinfo)) return;
         if (isLeanRequest(packet)) {
-          if (!lean.duplicate(packet, rinfo, () => nodeCoap(msg, rinfo))) this.fromLean(packet, lean.channel(packet, msg, rinfo), rinfo);
+          const channel = lean.channel(packet, msg, rinfo, () => nodeCoap(msg, rinfo));
+          if (channel) this.fromLean(packet, channel, rinfo);
           return;
         }
         nodeCoap(msg, rinfo);

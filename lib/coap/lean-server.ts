@@ -104,27 +104,23 @@ export class LeanServer {
   }
 
   /**
-   * Answers a duplicate of a recent request as the first copy was answered (RFC 7252 §4.5), or
-   * passes it to node-coap when node-coap answered it; false for a new request.
+   * The channel that answers a new request, remembered from now on for its duplicates; undefined
+   * for a duplicate of a recent request, which is answered here as the first copy was (RFC 7252
+   * §4.5), or passed to node-coap when node-coap answered it.
    */
-  duplicate(packet: ParsedPacket, rinfo: RemoteInfo, nodeCoap: () => void): boolean {
+  channel(packet: ParsedPacket, raw: Buffer, rinfo: RemoteInfo, nodeCoap: () => void): ReplyChannel | undefined {
     const key = exchangeKey(rinfo, packet.messageId);
+    const now = Date.now();
     const seen = this.recent.get(key);
-    if (!seen) return false;
-    if (Date.now() - seen.at > parameters.exchangeLifetime * 1000 || !seen.token.equals(packet.token)) {
+    if (seen) {
+      if (now - seen.at <= parameters.exchangeLifetime * 1000 && seen.token.equals(packet.token)) {
+        if (seen.delegated && seen.bytes === undefined) nodeCoap();
+        else if (seen.bytes) this.sock.send(seen.bytes, rinfo.port, rinfo.address);
+        return undefined;
+      }
       this.recent.delete(key);
-      return false;
     }
-    if (seen.delegated && seen.bytes === undefined) nodeCoap();
-    else if (seen.bytes) this.sock.send(seen.bytes, rinfo.port, rinfo.address);
-    return true;
-  }
-
-  /** The channel that answers a new request, remembered from now on for its duplicates. */
-  channel(packet: ParsedPacket, raw: Buffer, rinfo: RemoteInfo): ReplyChannel {
-    const key = exchangeKey(rinfo, packet.messageId);
-    const entry: Remembered = { token: packet.token, bytes: undefined, delegated: false, at: Date.now() };
-    this.recent.delete(key);
+    const entry: Remembered = { token: packet.token, bytes: undefined, delegated: false, at: now };
     this.recent.set(key, entry);
     if (this.recent.size > this.options.maxRememberedExchanges) {
       this.recent.delete(this.recent.keys().next().value as string);

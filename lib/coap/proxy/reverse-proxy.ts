@@ -252,18 +252,19 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
       .request(target, { method: request.method, path, query, payload: request.payload, options: verdict.options }, this.options.upstreamTimeoutMs)
       .then(
         (res) => {
+          this.pending--;
           if (cacheable) {
             if (caching) this.cache.put(key, group, res);
           } else if (request.method !== 'FETCH' && res.code.startsWith('2.')) this.cache.invalidatePath(group, path);
           answerOnce(ex, replyFrom(res));
         },
         (err: Error) => {
+          this.pending--;
           if (err instanceof CoapTimeoutError) this.emit('upstream-timeout', endpoint);
           else this.emit('upstream-error', endpoint, err);
           ex.respond(failureReply(err));
         },
-      )
-      .finally(() => this.pending--);
+      );
   }
 
   private group(ex: Exchange, name: string, path: string[]): void {
