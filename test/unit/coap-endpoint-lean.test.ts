@@ -74,6 +74,7 @@ describe('CoapEndpoint lean path', () => {
     endpoint.route('POST', '/count', (ex) => ex.respond({ code: '2.04', payload: Buffer.from(String(++posts)) }));
     endpoint.route('GET', '/hold', (ex) => held.push(ex));
     endpoint.route('GET', '/big', (ex) => ex.respond({ code: '2.05', payload: Buffer.alloc(2000, 0x61) }));
+    endpoint.route('GET', '/slow-big', (ex) => held.push(ex));
   });
   after(async () => {
     parameters.ackTimeout = savedAckTimeout;
@@ -171,6 +172,27 @@ describe('CoapEndpoint lean path', () => {
     wire.close();
   });
 
+  test('a slow answer of 1024 bytes or more: empty ACK, then the first block as a CON, which stops when ACKed', async () => {
+    parameters.ackTimeout = 0.1;
+    const wire = await Wire.open(port);
+    wire.send({ code: 'GET', confirmable: true, messageId: 550, token: Buffer.from([5, 5]), options: path('slow-big') });
+    const [ack] = await wire.until(1);
+    assert.equal(ack?.code, '0.00');
+    assert.ok(ack?.ack);
+    held.pop()?.respond({ code: '2.05', payload: Buffer.alloc(1500, 0x62) });
+    const [, block] = await wire.until(2);
+    assert.ok(block?.confirmable);
+    assert.notEqual(block?.messageId, 550);
+    assert.deepEqual(block?.token, Buffer.from([5, 5]));
+    assert.ok(block?.options.some((o) => o.name === 'Block2'));
+    assert.equal(block?.payload.length, 1024);
+    wire.send({ code: '0.00', ack: true, messageId: block?.messageId as number });
+    await sleep(600);
+    assert.equal(wire.got.length, 2, 'no retransmission after the ACK');
+    parameters.ackTimeout = savedAckTimeout;
+    wire.close();
+  });
+
   test('the memory of past exchanges is bounded: the oldest is forgotten first', async () => {
     const wire = await Wire.open(port);
     const before = posts;
@@ -186,4 +208,24 @@ describe('CoapEndpoint lean path', () => {
     assert.equal(posts, before + 7);
     wire.close();
   });
+});
+
+test('by default an endpoint remembers the last 8192 exchanges, no more', async () => {
+  const endpoint = new CoapEndpoint({ address: '127.0.0.1', port: 0 });
+  assert.equal(endpoint.options.maxRememberedExchanges, 8192);
+  const port = (await endpoint.start()).port;
+  endpoint.route('GET', '/hello', (ex) => ex.respond({ code: '2.05' }));
+  const wire = await Wire.open(port);
+  try {
+    // NON requests: nothing to retransmit, and every one is remembered all the same.
+    for (let i = 0; i < 8300; i++) {
+      wire.send({ code: 'GET', confirmable: false, messageId: i, token: Buffer.from([i >> 8, i & 0xff]), options: path('hello') });
+      if (i % 50 === 49) await wire.until(i + 1, 5000);
+    }
+    await wire.until(8300, 5000);
+    assert.equal(endpoint.rememberedExchanges, 8192);
+  } finally {
+    wire.close();
+    await endpoint.stop();
+  }
 });
