@@ -179,7 +179,27 @@ async function throughput(setup: string, device: Party, proxies: (device: Party)
       console.error(`FAIL ${s.name}: ${failures} wrong answers, e.g. ${s.results.flatMap((r) => r.failureSamples).slice(0, 3).join('; ')}`);
     }
   }
+  printCeiling(scenarios[0] as Scenario, scenarios[1] as Scenario);
   return { ok, ratio };
+}
+
+/**
+ * What the cores allow, from the CPU time per request alone, where every party has a process of
+ * its own: on N cores no run can go faster than N s of CPU per second, nor any one process
+ * faster than one core. Shows how far the ratio is set by the machine rather than by the code.
+ */
+function printCeiling(direct: Scenario, proxied: Scenario): void {
+  const cost = (s: Scenario): number[] => [s.cpu.bench, s.cpu.device, s.cpu.proxy].map((v) => median(v.slice(1)));
+  const d = cost(direct);
+  const p = cost(proxied);
+  if (![...d.slice(0, 2), ...p].every((v) => Number.isFinite(v) && v > 0)) return;
+  const cores = availableParallelism();
+  const ceiling = (micros: number[], n: number): number => Math.min((n * 1e6) / micros.reduce((a, b) => a + b, 0), 1e6 / Math.max(...micros));
+  const onThese = ceiling(p, cores) / ceiling(d.slice(0, 2), cores);
+  const onPlenty = ceiling(p, 3) / ceiling(d.slice(0, 2), 3);
+  console.log(
+    `what the CPU time per request allows (cache off ÷ direct): at most ${fixed(onThese, 2)} on these ${cores} CPUs, ${fixed(onPlenty, 2)} with a core for every process`,
+  );
 }
 
 async function groupSpread(): Promise<boolean> {
