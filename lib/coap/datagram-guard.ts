@@ -19,7 +19,8 @@ export interface GuardLimits {
 }
 
 export type Verdict =
-  | { pass: true }
+  /** packet: the datagram parsed, so that the server need not parse it again */
+  | { pass: true; packet: ParsedPacket }
   | { pass: false; reason: string; /** what to send back, if anything */ reply?: Buffer; /** normal traffic, not worth a log line */ quiet?: true };
 
 export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
@@ -35,15 +36,16 @@ export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
     return { pass: false, reason: 'ping', reply: Buffer.from([0x70, 0x00, raw[2]!, raw[3]!]), quiet: true };
   }
   const isRequest = packet.code.startsWith('0.') && packet.code !== '0.00';
-  if (!isRequest || packet.reset || packet.ack) return { pass: true };
+  if (!isRequest || packet.reset || packet.ack) return { pass: true, packet };
 
+  let block1: ParsedPacket['options'][number] | undefined;
   for (const option of packet.options) {
     const number = optionNumber(option.name);
-    if (number % 2 === 1 && !KNOWN_OPTIONS.has(number)) {
+    if (number === BLOCK1) block1 ??= option;
+    else if (number % 2 === 1 && !KNOWN_OPTIONS.has(number)) {
       return refuse(packet, '4.02', `unrecognised critical option ${number}`);
     }
   }
-  const block1 = packet.options.find((o) => optionNumber(o.name) === BLOCK1);
   if (block1) {
     const value = block1.value.reduce((acc, byte) => acc * 256 + byte, 0);
     const szx = value & 0x7;
@@ -55,7 +57,7 @@ export function inspectDatagram(raw: Buffer, limits: GuardLimits): Verdict {
       return refuse(packet, '4.13', `Block1 body beyond ${limits.maxRequestBodyBytes} bytes`, [{ name: 'Size1', value: size1 }]);
     }
   }
-  return { pass: true };
+  return { pass: true, packet };
 }
 
 /**
@@ -76,11 +78,6 @@ function checkFraming(raw: Buffer): void {
       if (i === raw.length) throw new Error('payload marker with no payload');
       return;
     }
-    const extended = (nibble: number): number => {
-      if (nibble === 15) throw new Error('reserved option nibble 15');
-      if (nibble < 13) return 0;
-      return nibble === 13 ? 1 : 2;
-    };
     i += extended(byte >> 4);
     const lengthNibble = byte & 0x0f;
     const lengthBytes = extended(lengthNibble);
@@ -90,6 +87,13 @@ function checkFraming(raw: Buffer): void {
     i += lengthBytes + length;
     if (i > raw.length) throw new Error('option value runs past the end');
   }
+}
+
+/** The extra bytes an option delta or length nibble announces (RFC 7252 §3.1). */
+function extended(nibble: number): number {
+  if (nibble === 15) throw new Error('reserved option nibble 15');
+  if (nibble < 13) return 0;
+  return nibble === 13 ? 1 : 2;
 }
 
 /** coap-packet names the options it knows and leaves the rest as numeric strings. */

@@ -13,6 +13,15 @@ import { Router, type MethodFilter, type Method, METHODS } from './router';
 import { serialiseLinks, matchesQuery, type Link } from './link-format';
 import { ContentFormat, contentFormatNumber } from './content-format';
 import { queryObject } from './query';
+import { LeanServer, isLeanRequest, type ReplyChannel } from './lean-server';
+import { ServerExchange, observationKey, type ExchangeBook } from './server-exchange';
+import type { ParsedPacket } from 'coap-packet';
+// node-coap's option value decoding (what its IncomingMessage holds); not re-exported by its index.
+import { fromBinary } from 'coap/dist/lib/option_converter';
+
+const METHOD_OF_CODE: Readonly<Record<string, Method>> = {
+  '0.01': 'GET', '0.02': 'POST', '0.03': 'PUT', '0.04': 'DELETE', '0.05': 'FETCH', '0.06': 'PATCH', '0.07': 'iPATCH',
+};
 
 export type Family = 'udp4' | 'udp6';
 
@@ -30,6 +39,11 @@ export interface EndpointOptions {
   maxObservers: number;
   /** Largest request body a client may send through Block1; beyond it 4.13 with Size1. */
   maxRequestBodyBytes: number;
+  /**
+   * Recent exchanges remembered so that a retransmitted request gets the same answer and is not
+   * handled twice (RFC 7252 §4.5); the oldest is forgotten first.
+   */
+  maxRememberedExchanges: number;
 }
 
 export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
@@ -40,6 +54,7 @@ export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
   responseTimeoutMs: 30_000,
   maxObservers: 256,
   maxRequestBodyBytes: 64 * 1024,
+  maxRememberedExchanges: 8192,
 };
 
 export type OptionValue = string | number | Buffer | Buffer[];
@@ -123,18 +138,29 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   readonly options: EndpointOptions;
   private server: CoapServer | undefined;
   private readonly router = new Router<ServedRoute>();
-  private pending = 0;
-  private observations = 0;
-  /** Open observations by client and token, so a GET with Observe: 1 can end its own. */
-  private readonly observationsByClient = new Map<string, () => void>();
-  /** Drops every open exchange and observation without answering: the socket is going away. */
-  private readonly openExchanges = new Set<() => void>();
+  private readonly book: ExchangeBook;
   private proxyHandler: Handler | undefined;
   private listeningAddress: AddressInfo | undefined;
+  private lean: LeanServer | undefined;
+  /** A request handed to node-coap with its answer ready (block-wise): see LeanServer. */
+  private handingOver: { reply: CoapReply; separate: boolean } | undefined;
 
   constructor(options: Partial<EndpointOptions> = {}) {
     super();
     this.options = { ...DEFAULT_ENDPOINT_OPTIONS, ...options };
+    const options_ = this.options;
+    this.book = {
+      pending: 0,
+      observations: 0,
+      byClient: new Map(),
+      open: new Set(),
+      get responseTimeoutMs() {
+        return options_.responseTimeoutMs;
+      },
+      maxAgeWhenBusy: MAX_AGE_WHEN_BUSY,
+      handlerError: (err, request) => this.emit('handler-error', err, request),
+      timedOut: (request) => this.emit('request-timeout', request),
+    };
   }
 
   get address(): AddressInfo | undefined {
@@ -142,11 +168,16 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   get pendingRequests(): number {
-    return this.pending;
+    return this.book.pending;
   }
 
   get activeObservations(): number {
-    return this.observations;
+    return this.book.observations;
+  }
+
+  /** Past exchanges held for deduplication (at most maxRememberedExchanges). */
+  get rememberedExchanges(): number {
+    return this.lean?.rememberedExchanges ?? 0;
   }
 
   start(): Promise<AddressInfo> {
@@ -155,7 +186,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     const address = this.options.address || (family === 'udp6' ? '::' : '0.0.0.0');
     const server = createServer({ type: family, reuseAddr: false });
     this.server = server;
-    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.dispatch(req, res));
+    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.fromNodeCoap(req, res));
     return new Promise((resolve, reject) => {
       let settled = false;
       server.on('error', (err: Error) => {
@@ -187,7 +218,9 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   }
 
   stop(): Promise<void> {
-    for (const drop of [...this.openExchanges]) drop();
+    for (const exchange of [...this.book.open]) exchange.drop();
+    this.lean?.close();
+    this.lean = undefined;
     const server = this.server;
     this.server = undefined;
     this.listeningAddress = undefined;
@@ -206,14 +239,37 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     });
   }
 
-  /** Puts inspectDatagram in front of node-coap's own datagram handler. */
+  /**
+   * Puts inspectDatagram in front of node-coap's own datagram handler, and serves plain requests
+   * on the lean path (lean-server.ts); the rest (Observe, block-wise, FETCH, ACKs of node-coap's
+   * own messages) goes to node-coap.
+   */
   private guard(sock: Socket): void {
     const handlers = sock.listeners('message') as Array<(msg: Buffer, rinfo: RemoteInfo) => void>;
     for (const h of handlers) sock.removeListener('message', h);
+    const nodeCoap = (msg: Buffer, rinfo: RemoteInfo): void => {
+      for (const h of handlers) h(msg, rinfo);
+    };
+    const lean = new LeanServer(sock, this.options, (raw, rinfo, reply, separate) => {
+      this.handingOver = { reply, separate };
+      try {
+        nodeCoap(raw, rinfo);
+      } finally {
+        this.handingOver = undefined;
+      }
+    });
+    this.lean = lean;
     sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       const verdict = inspectDatagram(msg, this.options);
       if (verdict.pass) {
-        for (const h of handlers) h(msg, rinfo);
+        const { packet } = verdict;
+        if (lean.settle(packet, rinfo)) return;
+        if (isLeanRequest(packet)) {
+          const channel = lean.channel(packet, msg, rinfo, () => nodeCoap(msg, rinfo));
+          if (channel) this.fromLean(packet, channel, rinfo);
+          return;
+        }
+        nodeCoap(msg, rinfo);
         return;
       }
       if (verdict.reply) sock.send(verdict.reply, rinfo.port, rinfo.address);
@@ -238,161 +294,82 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     return this.router.values().flatMap((r) => (r.link ? [r.link] : []));
   }
 
-  private dispatch(req: IncomingMessage, res: OutgoingMessage): void {
-    let request: CoapRequest;
-    try {
-      request = toRequest(req);
-    } catch (err) {
-      plainReply(res, { code: '4.02', payload: Buffer.from((err as Error).message) });
+  private fromNodeCoap(req: IncomingMessage, res: OutgoingMessage): void {
+    const handingOver = this.handingOver;
+    if (handingOver) {
+      this.handingOver = undefined;
+      handOver(res, handingOver.reply, handingOver.separate);
       return;
     }
+    const channel = nodeCoapChannel(res);
+    let request: CoapRequest;
+    try {
+      // node-coap keeps the decoded options on the message; its typings leave them out.
+      const options = (req as unknown as { options?: RawOption[] }).options ?? [];
+      const token = (req as unknown as { _packet: { token?: Buffer } })._packet.token;
+      request = toRequest(req.method as string, options, req.payload, req.rsinfo, token);
+    } catch (err) {
+      channel.send({ code: '4.02', payload: Buffer.from((err as Error).message) });
+      return;
+    }
+    this.dispatch(request, channel);
+  }
+
+  private fromLean(packet: ParsedPacket, channel: ReplyChannel, rinfo: RemoteInfo): void {
+    let request: CoapRequest;
+    try {
+      // Decodes the option values as node-coap's IncomingMessage does, so handlers see no difference.
+      const options = packet.options as RawOption[];
+      for (const option of options) option.value = fromBinary(option.name as string, option.value as Buffer);
+      request = toRequest(METHOD_OF_CODE[packet.code] as string, options, packet.payload, rinfo, packet.token);
+    } catch (err) {
+      channel.send({ code: '4.02', payload: Buffer.from((err as Error).message) });
+      return;
+    }
+    this.dispatch(request, channel);
+  }
+
+  private dispatch(request: CoapRequest, channel: ReplyChannel): void {
     if (request.proxyUri !== undefined) {
-      if (!this.proxyHandler) return void plainReply(res, { code: '5.05' });
-      this.runHandler(this.proxyHandler, request, res, false);
+      if (!this.proxyHandler) return void channel.send({ code: '5.05' });
+      this.runHandler(this.proxyHandler, request, channel, false);
       return;
     }
     if (request.path.length === 2 && request.path[0] === '.well-known' && request.path[1] === 'core') {
-      this.serveDiscovery(request, res);
+      this.serveDiscovery(request, channel);
       return;
     }
     const match = this.router.match(request.method, request.path);
-    if (match.kind === 'not-found') return void plainReply(res, { code: '4.04' });
-    if (match.kind === 'method-not-allowed') return void plainReply(res, { code: '4.05' });
-    if (this.pending >= this.options.maxPendingRequests) {
+    if (match.kind === 'not-found') return void channel.send({ code: '4.04' });
+    if (match.kind === 'method-not-allowed') return void channel.send({ code: '4.05' });
+    if (this.book.pending >= this.options.maxPendingRequests) {
       this.emit('overload', request);
-      plainReply(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
+      channel.send({ code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
       return;
     }
     request.params = match.params;
-    if (request.observe === 1) this.observationsByClient.get(observationKey(request))?.();
-    let observe = request.observe === 0 && match.value.observable === true && isObserveStream(res);
-    if (observe && this.observations >= this.options.maxObservers) {
+    if (request.observe === 1) this.book.byClient.get(observationKey(request))?.();
+    let observe = request.observe === 0 && match.value.observable === true && channel.observable;
+    if (observe && this.book.observations >= this.options.maxObservers) {
       this.emit('observer-limit', request);
       observe = false;
     }
-    this.runHandler(match.value.handler, request, res, observe);
+    this.runHandler(match.value.handler, request, channel, observe);
   }
 
-  private runHandler(handler: Handler, request: CoapRequest, res: OutgoingMessage, observing: boolean): void {
-    this.pending++;
-    let answered = false;
-    let observationOver = !observing;
-    const settledListeners: Array<() => void> = [];
-    const endListeners: Array<() => void> = [];
-    const settle = (): void => {
-      answered = true;
-      this.pending--;
-      clearTimeout(timer);
-      if (observationOver) this.openExchanges.delete(drop);
-      for (const l of settledListeners.splice(0)) l();
-    };
-    const key = observationKey(request);
-    const endThis = (): void => exchange.end();
-    const finishObservation = (): void => {
-      if (observationOver) return;
-      observationOver = true;
-      this.observations--;
-      if (this.observationsByClient.get(key) === endThis) this.observationsByClient.delete(key);
-      if (answered) this.openExchanges.delete(drop);
-      for (const l of endListeners.splice(0)) l();
-    };
-    const drop = (): void => {
-      // node-coap's empty-ACK timer would fire on the closed socket and throw out of a timer,
-      // which would take the whole runtime down.
-      clearTimeout((res as unknown as { _ackTimer?: NodeJS.Timeout })._ackTimer);
-      if (!answered) settle();
-      finishObservation();
-      this.openExchanges.delete(drop);
-    };
-    this.openExchanges.add(drop);
-    const timer = setTimeout(() => {
-      if (answered) return;
-      settle();
-      this.emit('request-timeout', request);
-      finishObservation();
-      plainReply(res, { code: '5.03', options: { 'Max-Age': MAX_AGE_WHEN_BUSY } });
-    }, this.options.responseTimeoutMs);
-    if (observing) {
-      this.observations++;
-      // A re-registration with the same token replaces the earlier observation (RFC 7641 §4.1).
-      this.observationsByClient.get(key)?.();
-      this.observationsByClient.set(key, endThis);
-      // node-coap ends the stream when the client resets a notification or delivery fails.
-      res.on('finish', finishObservation);
-      res.on('close', finishObservation);
-    }
-    const safely = (what: () => void): void => {
-      try {
-        what();
-      } catch (err) {
-        this.emit('handler-error', err as Error, request);
-        finishObservation();
-        try {
-          plainReply(res, { code: '5.00' });
-        } catch {
-          // the response stream is already spent; the client will retransmit or time out
-        }
-      }
-    };
-    const exchange: Exchange = {
-      request,
-      observing,
-      respond: (reply) => {
-        if (answered) return false;
-        settle();
-        // Only a success opens the observation (RFC 7641 §4.2); anything else ends it.
-        if (observing && reply.code.startsWith('2.')) safely(() => notify(res, reply));
-        else {
-          finishObservation();
-          safely(() => plainReply(res, reply));
-        }
-        return true;
-      },
-      notify: (reply) => {
-        if (!answered || observationOver) return false;
-        if (!reply.code.startsWith('2.')) {
-          safely(() => notify(res, reply));
-          exchange.end();
-          return true;
-        }
-        safely(() => notify(res, reply));
-        return !observationOver;
-      },
-      end: () => {
-        if (observationOver) return;
-        finishObservation();
-        res.end();
-      },
-      onSettled: (listener) => {
-        if (answered) listener();
-        else settledListeners.push(listener);
-      },
-      onObservationEnd: (listener) => {
-        if (observationOver) listener();
-        else endListeners.push(listener);
-      },
-    };
-    try {
-      handler(exchange);
-    } catch (err) {
-      this.emit('handler-error', err as Error, request);
-      exchange.respond({ code: '5.00' });
-    }
+  private runHandler(handler: Handler, request: CoapRequest, channel: ReplyChannel, observing: boolean): void {
+    new ServerExchange(this.book, request, channel, observing).run(handler);
   }
 
-  private serveDiscovery(request: CoapRequest, res: OutgoingMessage): void {
-    if (request.method !== 'GET') return void plainReply(res, { code: '4.05' });
+  private serveDiscovery(request: CoapRequest, channel: ReplyChannel): void {
+    if (request.method !== 'GET') return void channel.send({ code: '4.05' });
     let links = this.links();
     for (const [key, value] of Object.entries(queryObject(request.query))) {
       for (const v of ([] as string[]).concat(value)) links = links.filter((l) => matchesQuery(l, key, v));
     }
-    if (links.length === 0 && request.query.length > 0) return void plainReply(res, { code: '4.04' });
-    plainReply(res, { code: '2.05', payload: Buffer.from(serialiseLinks(links)), contentFormat: ContentFormat.linkFormat });
+    if (links.length === 0 && request.query.length > 0) return void channel.send({ code: '4.04' });
+    channel.send({ code: '2.05', payload: Buffer.from(serialiseLinks(links)), contentFormat: ContentFormat.linkFormat });
   }
-}
-
-function observationKey(request: CoapRequest): string {
-  return `${request.remote.address}|${request.remote.port}|${request.token.toString('hex')}`;
 }
 
 function closeQuietly(server: CoapServer): void {
@@ -416,6 +393,45 @@ interface ObserveStream {
 
 function isObserveStream(res: OutgoingMessage): boolean {
   return typeof (res as unknown as Partial<ObserveStream>)._doSend === 'function';
+}
+
+function nodeCoapChannel(res: OutgoingMessage): ReplyChannel {
+  return {
+    observable: isObserveStream(res),
+    send: (reply) => plainReply(res, reply),
+    notify: (reply) => notify(res, reply),
+    end: () => res.end(),
+    onClosed: (listener) => {
+      res.on('finish', listener);
+      res.on('close', listener);
+    },
+    // node-coap's empty-ACK timer would fire on the closed socket and throw out of a timer,
+    // which would take the whole runtime down.
+    abandon: () => clearTimeout((res as unknown as { _ackTimer?: NodeJS.Timeout })._ackTimer),
+  };
+}
+
+/** node-coap's OutgoingMessage internals that say how the answer goes out. */
+interface OutgoingInternals {
+  _ackTimer?: NodeJS.Timeout | null;
+  _packet: { ack: boolean; confirmable: boolean; messageId?: number };
+}
+
+/**
+ * Answers, through node-coap (which sends it block-wise), a request the lean path received and
+ * handled. When the lean path already sent the empty ACK, the answer goes as a CON with a new
+ * message ID: what node-coap's own empty-ACK timer would have made of it.
+ */
+function handOver(res: OutgoingMessage, reply: CoapReply, separate: boolean): void {
+  const internals = res as unknown as OutgoingInternals;
+  clearTimeout(internals._ackTimer ?? undefined);
+  internals._ackTimer = null;
+  if (separate && internals._packet.ack) {
+    internals._packet.ack = false;
+    internals._packet.confirmable = true;
+    delete internals._packet.messageId;
+  }
+  plainReply(res, reply);
 }
 
 function applyReply(res: { setOption(name: string, value: OptionValue): unknown }, reply: CoapReply): void {
@@ -451,38 +467,52 @@ interface RawOption {
   value: unknown;
 }
 
-function toRequest(req: IncomingMessage): CoapRequest {
-  const method = req.method as string;
+/** A request from its decoded options (node-coap's decoding); repeated options become arrays. */
+function toRequest(
+  method: string,
+  raw: readonly RawOption[],
+  payload: Buffer | undefined,
+  rinfo: { address: string; port: number },
+  token: Buffer | undefined,
+): CoapRequest {
   if (!(METHODS as readonly string[]).includes(method)) throw new Error(`unsupported method ${method}`);
   const path: string[] = [];
   const query: string[] = [];
   const options: Record<string, OptionValue> = {};
-  // node-coap keeps the decoded options on the message; its typings leave them out.
-  const raw = (req as unknown as { options?: RawOption[] }).options ?? [];
+  // What node-coap's IncomingMessage.headers would say: the last decoded, non-binary value.
+  let contentFormat: unknown;
+  let accept: unknown;
+  let observe: unknown;
   for (const { name, value } of raw) {
     const key = String(name);
     const v = value as OptionValue;
     if (key === 'Uri-Path') path.push(String(v));
     else if (key === 'Uri-Query') query.push(String(v));
+    else if (v != null && !Buffer.isBuffer(v)) {
+      if (key === 'Content-Format') contentFormat = v;
+      else if (key === 'Accept') accept = v;
+      else if (key === 'Observe') observe = v;
+    }
     const prev = options[key];
+    // Decoded values are never arrays: an array here is one this loop made for a repeated option.
     if (prev === undefined) options[key] = v;
-    else options[key] = ([] as Array<string | number | Buffer>).concat(prev as never, v as never) as Buffer[];
+    else if (Array.isArray(prev)) (prev as Array<string | number | Buffer>).push(v as string | number | Buffer);
+    else options[key] = [prev, v] as Buffer[];
   }
   // An empty trailing segment ("/a/") is legitimate in CoAP but never meant by our routes.
-  const contentFormat = contentFormatNumber(req.headers['Content-Format']);
-  const accept = contentFormatNumber(req.headers['Accept']);
+  if (path.length > 0 && path[path.length - 1] === '') path.pop();
   return {
     method: method as Method,
-    path: path.filter((s, i) => s !== '' || i < path.length - 1),
+    path,
     query,
-    payload: req.payload ?? Buffer.alloc(0),
-    contentFormat,
-    accept,
+    payload: payload ?? Buffer.alloc(0),
+    contentFormat: contentFormatNumber(contentFormat),
+    accept: contentFormatNumber(accept),
     options,
-    remote: { address: req.rsinfo.address, port: req.rsinfo.port },
+    remote: { address: rinfo.address, port: rinfo.port },
     params: {},
-    token: (req as unknown as { _packet: { token?: Buffer } })._packet.token ?? Buffer.alloc(0),
-    observe: typeof req.headers['Observe'] === 'number' ? req.headers['Observe'] : undefined,
+    token: token ?? Buffer.alloc(0),
+    observe: typeof observe === 'number' ? observe : undefined,
     proxyUri: proxyUriOf(options),
   };
 }

@@ -9,9 +9,13 @@
  * Reset → the caller's reset error, and Block2 responses fetched block by block and reassembled
  * as node-coap does. Options are written and decoded with node-coap's own converters, so a
  * response reads exactly as it would through the Agent.
+ *
+ * It runs on a socket of its own, or (over()) on one it is given and shares: cloud-link sends from
+ * the gateway's endpoint socket, so that the upstream sees it at the port that serves the proxy.
+ * On a shared socket it leaves requests and strangers' messages alone, and never closes it.
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { generate, parse, type Packet, type ParsedPacket } from 'coap-packet';
 import { parameters } from 'coap';
 import { packetToMessage, getOption, parseBlock2, createBlock2 } from 'coap/dist/lib/helpers';
@@ -30,6 +34,8 @@ interface Exchange {
   host: string;
   port: number;
   packet: { code: string; messageId: number; token: Buffer; confirmable: true; options: Option[]; payload: Buffer };
+  /** Whether the exchange is still open: answered, failed and timed-out ones are not. */
+  open: boolean;
   buf: Buffer;
   messageId: number;
   tokenKey: number;
@@ -52,6 +58,9 @@ export class LeanResetError extends Error {}
 
 export class LeanTransport {
   private readonly socket: Socket;
+  /** Whether the socket is ours (closed with the transport) or shared (left as it is). */
+  private readonly owned: boolean;
+  private readonly listener = (msg: Buffer, rinfo: RemoteInfo): void => this.onMessage(msg, rinfo.address, rinfo.port);
   private readonly byMessageId = new Map<number, Exchange>();
   private readonly byToken = new Map<number, Exchange>();
   private lastMessageId = Math.floor(Math.random() * (MAX_MESSAGE_ID - 1));
@@ -60,11 +69,25 @@ export class LeanTransport {
   private poolOffset = 0;
   private closed = false;
 
-  constructor(family: Family, unref: boolean) {
-    this.socket = createSocket({ type: family });
-    if (unref) this.socket.unref();
-    this.socket.on('error', () => undefined);
-    this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
+  constructor(family: Family, unref: boolean, shared?: Socket) {
+    this.owned = shared === undefined;
+    this.socket = shared ?? createSocket({ type: family });
+    if (this.owned) {
+      if (unref) this.socket.unref();
+      this.socket.on('error', () => undefined);
+    }
+    this.socket.on('message', this.listener);
+  }
+
+  /** A transport on a socket that stays someone else's: close() only stops listening to it. */
+  static over(socket: Socket): LeanTransport {
+    // The family only says what socket to create; this one exists (bound or not yet).
+    return new LeanTransport('udp4', false, socket);
+  }
+
+  /** A CoAP ping (an empty CON, RFC 7252 §4.3): done on the peer's Reset, which is the answer. */
+  ping(host: string, port: number, timeoutMs: number, onDone: (err: Error | undefined) => void, onTimeout: () => void): void {
+    this.start(host, port, '0.00', Buffer.alloc(0), [], Buffer.alloc(0), timeoutMs, (err) => onDone(err instanceof LeanResetError ? undefined : (err ?? new Error('ping answered with a message'))), onTimeout);
   }
 
   /**
@@ -91,7 +114,6 @@ export class LeanTransport {
       if (Array.isArray(value)) for (const v of value) list.push({ name, value: v });
       else list.push({ name, value });
     }
-    const messageId = this.nextMessageId();
     const tokenKey = this.nextTokenKey();
     const token = Buffer.allocUnsafe(8);
     token.writeUInt32BE(tokenKey, 0);
@@ -101,6 +123,24 @@ export class LeanTransport {
     }
     this.pool.copy(token, 4, this.poolOffset, this.poolOffset + 4);
     this.poolOffset += 4;
+    this.start(host, port, code, token, list, payload, timeoutMs, onDone, onTimeout, tokenKey);
+  }
+
+  /** Sends a CON and keeps it until answered; tokenKey undefined: an empty message (a ping). */
+  private start(
+    host: string,
+    port: number,
+    code: string,
+    token: Buffer,
+    list: Option[],
+    payload: Buffer,
+    timeoutMs: number,
+    onDone: (err: Error | undefined, result?: LeanResult) => void,
+    onTimeout: () => void,
+    tokenKey?: number,
+  ): void {
+    if (this.closed) throw new Error('CoAP client is closed');
+    const messageId = this.nextMessageId();
     const packet = { code, messageId, token, confirmable: true as const, options: list, payload };
     const now = Date.now();
     const retransmitMs = parameters.ackTimeout * (1 + (parameters.ackRandomFactor - 1) * Math.random()) * 1000;
@@ -108,9 +148,10 @@ export class LeanTransport {
       host,
       port,
       packet,
+      open: true,
       buf: generate(packet as Packet),
       messageId,
-      tokenKey,
+      tokenKey: tokenKey ?? -1,
       acked: false,
       attempts: 0,
       nextRetransmitAt: now + retransmitMs,
@@ -122,16 +163,22 @@ export class LeanTransport {
       onTimeout,
     };
     this.byMessageId.set(messageId, ex);
-    this.byToken.set(tokenKey, ex);
+    if (tokenKey !== undefined) this.byToken.set(tokenKey, ex);
     this.send(ex);
     this.schedule(ex, now);
   }
 
-  close(): Promise<void> {
+  /**
+   * Stops. Open requests are dropped without a word, or, given `reason`, fail with it. A socket
+   * of its own is closed; a shared one is only no longer listened to.
+   */
+  close(reason?: Error): Promise<void> {
     this.closed = true;
-    for (const ex of this.byToken.values()) clearTimeout(ex.timer);
-    this.byToken.clear();
-    this.byMessageId.clear();
+    const open = [...this.byMessageId.values()];
+    for (const ex of open) this.drop(ex);
+    this.socket.off('message', this.listener);
+    if (reason) for (const ex of open) ex.onDone(reason);
+    if (!this.owned) return Promise.resolve();
     this.socket.send = (() => undefined) as Socket['send'];
     return new Promise<void>((resolve) => {
       try {
@@ -144,7 +191,7 @@ export class LeanTransport {
 
   private send(ex: Exchange): void {
     this.socket.send(ex.buf, ex.port, ex.host, (err) => {
-      if (err && this.byToken.get(ex.tokenKey) === ex) this.finish(ex, err);
+      if (err && ex.open) this.finish(ex, err);
     });
   }
 
@@ -156,7 +203,7 @@ export class LeanTransport {
   }
 
   private onTimer(ex: Exchange): void {
-    if (this.byToken.get(ex.tokenKey) !== ex) return;
+    if (!ex.open) return;
     const now = Date.now();
     if (now >= ex.deadline) {
       this.drop(ex);
@@ -173,9 +220,10 @@ export class LeanTransport {
   }
 
   private drop(ex: Exchange): void {
+    ex.open = false;
     clearTimeout(ex.timer);
-    this.byToken.delete(ex.tokenKey);
-    this.byMessageId.delete(ex.messageId);
+    if (this.byToken.get(ex.tokenKey) === ex) this.byToken.delete(ex.tokenKey);
+    if (this.byMessageId.get(ex.messageId) === ex) this.byMessageId.delete(ex.messageId);
   }
 
   private finish(ex: Exchange, err: Error | undefined, result?: LeanResult): void {
@@ -193,14 +241,17 @@ export class LeanTransport {
     // Requests are not ours to answer (node-coap's Agent ignores them too).
     if (packet.code[0] === '0' && packet.code !== '0.00') return;
     let ex = packet.ack || packet.reset ? this.byMessageId.get(packet.messageId) : undefined;
+    // An ACK or Reset with our message ID from another port is someone else's.
+    if (ex && ex.port !== port) ex = undefined;
     if (!ex && packet.token.length === 8) {
       const candidate = this.byToken.get(packet.token.readUInt32BE(0));
       if (candidate && candidate.packet.token.equals(packet.token)) ex = candidate;
     }
     if (!ex) {
       if ((packet.ack || packet.reset) && packet.code === '0.00') return;
-      if (packet.ack || packet.reset) return;
-      // Unknown exchange: Reset, as node-coap's Agent does (RFC 7252 §4.2, §4.3).
+      if (packet.ack || packet.reset || !this.owned) return;
+      // Unknown exchange: Reset, as node-coap's Agent does (RFC 7252 §4.2, §4.3). On a shared
+      // socket it may be another user's, and is left alone.
       this.socket.send(generate({ code: '0.00', reset: true, messageId: packet.messageId }), port, address);
       return;
     }

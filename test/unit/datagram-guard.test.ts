@@ -18,9 +18,9 @@ function reply(verdict: ReturnType<typeof inspectDatagram>): ParsedPacket {
 }
 
 test('an ordinary request passes, and so does OSCORE (a critical option the proxy forwards)', () => {
-  assert.deepEqual(inspectDatagram(request([]), limits), { pass: true });
-  assert.deepEqual(inspectDatagram(request([{ name: 'OSCORE', value: Buffer.from([0x09, 0x14]) }]), limits), { pass: true });
-  assert.deepEqual(inspectDatagram(request([{ name: 'Block1', value: Buffer.from([0x0e]) }]), limits), { pass: true });
+  assert.equal(inspectDatagram(request([]), limits).pass, true);
+  assert.equal(inspectDatagram(request([{ name: 'OSCORE', value: Buffer.from([0x09, 0x14]) }]), limits).pass, true);
+  assert.equal(inspectDatagram(request([{ name: 'Block1', value: Buffer.from([0x0e]) }]), limits).pass, true);
 });
 
 test('an unrecognised critical option in a CON request is 4.02 (RFC 7252 §5.4.1); in NON it is dropped', () => {
@@ -33,7 +33,7 @@ test('an unrecognised critical option in a CON request is 4.02 (RFC 7252 §5.4.1
   assert.equal(non.pass, false);
   assert.equal(non.pass === false && non.reply, undefined);
   // An unknown elective (even) option is ignored, as the RFC says.
-  assert.deepEqual(inspectDatagram(request([{ name: '26', value: Buffer.from('?') }]), limits), { pass: true });
+  assert.equal(inspectDatagram(request([{ name: '26', value: Buffer.from('?') }]), limits).pass, true);
 });
 
 test('a Block1 number that claims more than the body limit is 4.13 with Size1, before any allocation', () => {
@@ -44,7 +44,7 @@ test('a Block1 number that claims more than the body limit is 4.13 with Size1, b
   const size1 = r.options.find((o) => o.name === 'Size1');
   assert.equal(size1?.value.readUIntBE(0, size1.value.length), 64 * 1024);
   // The last block that still fits is fine: num 63 × 1024 = 64 KiB.
-  assert.deepEqual(inspectDatagram(request([{ name: 'Block1', value: Buffer.from([0x03, 0xfe]) }]), limits), { pass: true });
+  assert.equal(inspectDatagram(request([{ name: 'Block1', value: Buffer.from([0x03, 0xfe]) }]), limits).pass, true);
   assert.equal(reply(inspectDatagram(request([{ name: 'Block1', value: Buffer.from([0x04, 0x0e]) }]), limits)).code, '4.13');
   assert.equal(reply(inspectDatagram(request([{ name: 'Block1', value: Buffer.from([0x07]) }]), limits)).code, '4.00');
 });
@@ -67,9 +67,9 @@ test('a CoAP ping (empty CON) is answered with a Reset (RFC 7252 §4.3)', () => 
 
 test('responses and empty messages pass untouched', () => {
   const ack = generate({ code: '0.00', messageId: 7, ack: true });
-  assert.deepEqual(inspectDatagram(ack, limits), { pass: true });
+  assert.equal(inspectDatagram(ack, limits).pass, true);
   const response = generate({ code: '2.05', messageId: 8, token: Buffer.from([9]), payload: Buffer.from('x'), options: [{ name: '25', value: Buffer.from('?') }] });
-  assert.deepEqual(inspectDatagram(response, limits), { pass: true });
+  assert.equal(inspectDatagram(response, limits).pass, true);
 });
 
 describe('the endpoint applies the guard', () => {

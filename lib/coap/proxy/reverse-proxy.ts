@@ -227,7 +227,9 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     if (verdict.kind === 'hop-limit') return void ex.respond({ code: '5.08' });
     const group = endpointKey(endpoint);
     const cacheable = request.method === 'GET' && request.options['OSCORE'] === undefined;
-    const key = cacheKey(group, path, query, request.options['Accept']);
+    // With the cache off (no entries allowed) only a relay needs the key.
+    const caching = cacheable && this.options.cacheMaxEntries > 0;
+    const key = caching || ex.observing ? cacheKey(group, path, query, request.options['Accept']) : '';
 
     if (ex.observing && this.relays.canJoin(key)) {
       this.relays.join(key, group, ex, (handlers) => {
@@ -240,7 +242,7 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
       });
       return;
     }
-    if (cacheable) {
+    if (caching) {
       const hit = this.cache.get(key);
       if (hit) return void answerOnce(ex, replyFrom(hit.response, hit.maxAgeS));
     }
@@ -250,17 +252,19 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
       .request(target, { method: request.method, path, query, payload: request.payload, options: verdict.options }, this.options.upstreamTimeoutMs)
       .then(
         (res) => {
-          if (cacheable) this.cache.put(key, group, res);
-          else if (request.method !== 'FETCH' && res.code.startsWith('2.')) this.cache.invalidatePath(group, path);
+          this.pending--;
+          if (cacheable) {
+            if (caching) this.cache.put(key, group, res);
+          } else if (request.method !== 'FETCH' && res.code.startsWith('2.')) this.cache.invalidatePath(group, path);
           answerOnce(ex, replyFrom(res));
         },
         (err: Error) => {
+          this.pending--;
           if (err instanceof CoapTimeoutError) this.emit('upstream-timeout', endpoint);
           else this.emit('upstream-error', endpoint, err);
           ex.respond(failureReply(err));
         },
-      )
-      .finally(() => this.pending--);
+      );
   }
 
   private group(ex: Exchange, name: string, path: string[]): void {
