@@ -30,6 +30,8 @@ export function patternSegments(pattern: string): string[] {
 
 export class Router<T> {
   private readonly routes: Route<T>[] = [];
+  /** The same routes in match order (most specific first, then oldest), so match() never sorts. */
+  private readonly matchOrder: Route<T>[] = [];
 
   /** Adds a route and returns the function that removes it. */
   add(method: MethodFilter, pattern: string, value: T): () => void {
@@ -40,17 +42,21 @@ export class Router<T> {
     if (clash) throw new RouteConflictError(`${method} /${segments.join('/')} is already served`);
     const route: Route<T> = { method, segments, value };
     this.routes.push(route);
+    const rank = specificity(route);
+    const at = this.matchOrder.findIndex((r) => specificity(r) < rank);
+    this.matchOrder.splice(at < 0 ? this.matchOrder.length : at, 0, route);
     return () => {
-      const i = this.routes.indexOf(route);
-      if (i >= 0) this.routes.splice(i, 1);
+      for (const list of [this.routes, this.matchOrder]) {
+        const i = list.indexOf(route);
+        if (i >= 0) list.splice(i, 1);
+      }
     };
   }
 
   match(method: string, path: readonly string[]): RouteMatch<T> {
     let pathMatched = false;
     // Exact segments win over parameters, so "/a/b" beats "/a/:x" whatever the order added.
-    const candidates = [...this.routes].sort((a, b) => specificity(b) - specificity(a));
-    for (const route of candidates) {
+    for (const route of this.matchOrder) {
       const params = matchSegments(route.segments, path);
       if (!params) continue;
       pathMatched = true;
