@@ -5,7 +5,12 @@ import { decodePayload, PayloadDecodeError, contentFormatName } from '../lib/coa
 import { exchanges } from '../lib/coap/exchange-registry';
 import { queryObject } from '../lib/coap/query';
 import type { Link } from '../lib/coap/link-format';
+import type { Exchange } from '../lib/coap/endpoint';
+import { oscoreErrorReply, oscoreResources, type OscoreSender } from '../lib/oscore/coap-server';
+import { OscoreError } from '../lib/oscore/errors';
 import { endpointStatus, type CoapEndpointNode } from './endpoint-node';
+import { contextIds, resolveContexts, type ResolvedContext } from './oscore-node';
+import { refuseToStart } from './settings';
 
 interface CoapInDef extends NodeDef {
   endpoint: string;
@@ -14,6 +19,10 @@ interface CoapInDef extends NodeDef {
   rt: string;
   iface: string;
   ct: string;
+  /** oscore-context config node ids accepted for protected requests. */
+  oscore: unknown;
+  /** Refuse unprotected requests with 4.01. */
+  requireOscore: boolean;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -22,7 +31,7 @@ export = function register(RED: NodeAPI): void {
     const endpointNode = RED.nodes.getNode(config.endpoint) as CoapEndpointNode | null;
     const method: MethodFilter = isMethodFilter(config.method) ? config.method : 'GET';
     const segments = patternSegments(config.url ?? '');
-    const label = `${method} /${segments.join('/')}`;
+    let label = `${method} /${segments.join('/')}`;
 
     if (!endpointNode) {
       this.status({ fill: 'red', shape: 'ring', text: 'no CoAP endpoint configured' });
@@ -41,42 +50,85 @@ export = function register(RED: NodeAPI): void {
     if (config.iface?.trim()) attrs.if = config.iface.trim();
     if (config.ct?.trim() && /^\d+$/.test(config.ct.trim())) attrs.ct = Number(config.ct.trim());
 
-    let unroute: (() => void) | undefined;
+    let secured: ResolvedContext[];
     try {
-      unroute = endpointNode.endpoint.route(
-        method,
-        link.href,
-        (exchange) => {
-          const { request } = exchange;
-          let payload: unknown;
-          try {
-            payload = decodePayload(request.payload, request.contentFormat);
-          } catch (err) {
-            if (!(err instanceof PayloadDecodeError)) throw err;
-            exchange.respond({ code: '4.00', payload: Buffer.from(err.message) });
-            this.status({ fill: 'yellow', shape: 'ring', text: `4.00 to ${request.remote.address}: bad payload` });
-            return;
-          }
-          const msg: NodeMessage & Record<string, unknown> = {
-            payload,
-            topic: `/${request.path.join('/')}`,
-            coap: {
-              method: request.method,
-              path: request.path,
-              params: request.params,
-              query: queryObject(request.query),
-              contentFormat: request.contentFormat === undefined ? undefined : contentFormatName(request.contentFormat),
-              accept: request.accept,
-              options: request.options,
-              remote: request.remote,
-            },
-            _coapExchange: exchanges.add(exchange),
-          };
-          this.send(msg);
-        },
-        { link },
-      );
+      secured = resolveContexts(RED, contextIds(config.oscore));
+      if (config.requireOscore === true && secured.length === 0) throw new Error('"require OSCORE" needs at least one oscore-context');
     } catch (err) {
+      refuseToStart(this, 'coap-in', (err as Error).message);
+      return;
+    }
+    const required = config.requireOscore === true;
+    if (secured.length > 0) label += required ? ' (OSCORE only)' : ' (+OSCORE)';
+
+    const deliver = (exchange: Exchange, sender?: OscoreSender): void => {
+      const { request } = exchange;
+      let payload: unknown;
+      try {
+        payload = decodePayload(request.payload, request.contentFormat);
+      } catch (err) {
+        if (!(err instanceof PayloadDecodeError)) throw err;
+        exchange.respond({ code: '4.00', payload: Buffer.from(err.message) });
+        this.status({ fill: 'yellow', shape: 'ring', text: `4.00 to ${request.remote.address}: bad payload` });
+        return;
+      }
+      const from = sender && secured.find((s) => s.context === sender.context);
+      const msg: NodeMessage & Record<string, unknown> = {
+        payload,
+        topic: `/${request.path.join('/')}`,
+        coap: {
+          method: request.method,
+          path: request.path,
+          params: request.params,
+          query: queryObject(request.query),
+          contentFormat: request.contentFormat === undefined ? undefined : contentFormatName(request.contentFormat),
+          accept: request.accept,
+          options: request.options,
+          remote: request.remote,
+        },
+        ...(sender ? { oscore: { context: from?.label ?? '', kid: sender.kid.toString('hex') } } : {}),
+        _coapExchange: exchanges.add(exchange),
+      };
+      this.send(msg);
+    };
+
+    const unroutes: Array<() => void> = [];
+    const oscore = secured.length > 0 ? oscoreResources(endpointNode.endpoint) : undefined;
+    const logged = new Set<string>();
+    const onRefused = (error: OscoreError, remote: { address: string }): void => {
+      const reply = oscoreErrorReply(error);
+      this.status({ fill: 'yellow', shape: 'ring', text: `${reply.code} ${reply.payload?.toString() ?? ''} to ${remote.address}` });
+      // Once per kind of failure, so an attacker cannot flood the log.
+      if (!logged.has(error.kind)) this.warn(`OSCORE request refused (${reply.code}, logged once per kind): ${error.message}`);
+      logged.add(error.kind);
+    };
+    const onChallenged = (): void => this.status({ fill: 'blue', shape: 'ring', text: 'OSCORE: replay window resync (Echo challenge sent)' });
+    const onProtectError = (err: Error): void => {
+      this.status({ fill: 'red', shape: 'ring', text: err.message.slice(0, 60) });
+      this.error(`OSCORE answer not protected (client got 5.00): ${err.message}`);
+    };
+    try {
+      unroutes.push(
+        endpointNode.endpoint.route(
+          method,
+          link.href,
+          (exchange) => {
+            if (!required) return deliver(exchange);
+            exchange.respond(oscoreErrorReply(new OscoreError('not-protected', 'OSCORE required')));
+            onRefused(new OscoreError('not-protected', 'unprotected request'), exchange.request.remote);
+          },
+          { link },
+        ),
+      );
+      if (oscore) {
+        const contexts = secured.map((s) => s.context);
+        unroutes.push(oscore.serve(method, link.href, contexts, (exchange, sender) => deliver(exchange, sender)));
+        oscore.on('refused', onRefused);
+        oscore.on('challenged', onChallenged);
+        oscore.on('protect-error', onProtectError);
+      }
+    } catch (err) {
+      for (const unroute of unroutes) unroute();
       this.status({ fill: 'red', shape: 'ring', text: (err as Error).message });
       this.error(`coap-in cannot serve ${label}: ${(err as Error).message}`);
       return;
@@ -86,7 +138,10 @@ export = function register(RED: NodeAPI): void {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       unwatch();
-      unroute?.();
+      for (const unroute of unroutes) unroute();
+      oscore?.off('refused', onRefused);
+      oscore?.off('challenged', onChallenged);
+      oscore?.off('protect-error', onProtectError);
       done();
     });
   }
