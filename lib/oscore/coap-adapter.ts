@@ -100,3 +100,8 @@ export function uriOf(message: CoapMessage): { path: string[]; query: string[] }
   const query = message.options.filter((o) => o.number === OPTION.URI_QUERY).map((o) => o.value.toString('utf8'));
   return { path: path.filter((s, i) => s !== '' || i < path.length - 1), query };
 }
+
+/** Whether node-coap's option record holds the OSCORE option (coap-packet names it "OSCORE"; by number "9"). */
+export function hasOscoreOption(options: Record<string, OptionValue>): boolean {
+  return options.OSCORE !== undefined || options[String(OPTION.OSCORE)] !== undefined;
+}

@@ -4,7 +4,7 @@
  * by sending the request once more with the Echo value inside.
  */
 import type { ClientRequest, ClientResponse, CoapClient, CoapTarget } from '../coap/client';
-import { codeByte, codeMethod, methodCode, optionList, optionRecord, wireRecord } from './coap-adapter';
+import { hasOscoreOption, codeByte, codeMethod, methodCode, optionList, optionRecord, wireRecord } from './coap-adapter';
 import { OscoreError } from './errors';
 import type { CoapMessage } from './message';
 import { OPTION, codeString } from './option-numbers';
@@ -16,7 +16,7 @@ export class OscoreRefusedError extends Error {
     readonly code: string,
     readonly diagnostic: string,
   ) {
-    super(`${code}${diagnostic ? ` ${diagnostic}` : ''} (unprotected answer: the server did not accept the OSCORE request)`);
+    super(`${code}${diagnostic ? ` ${diagnostic}` : ''} (answer without OSCORE: the server did not accept the protected request)`);
   }
 }
 
@@ -39,7 +39,10 @@ export async function oscoreRequest(client: CoapClient, target: CoapTarget, req:
     const { message, exchange } = context.protectRequest(originalOf(req, echo));
     const outer: ClientRequest = { method: codeMethod(message.code) ?? 'POST', path: [], query: [], payload: message.payload, options: wireRecord(message.options) };
     const res = await client.request(target, outer, timeoutMs);
-    if (res.options[String(OPTION.OSCORE)] === undefined) throw new OscoreRefusedError(res.code, res.payload.toString('utf8'));
+    if (!hasOscoreOption(res.options)) {
+      const text = res.payload.toString('utf8');
+      throw new OscoreRefusedError(res.code, /^[\x20-\x7e]{0,200}$/.test(text) ? text : '');
+    }
     const code = codeByte(res.code);
     if (code === undefined) throw new OscoreError('malformed-message', `response code ${res.code}`);
     const verified = context.verifyResponse({ code, options: optionList(res.options), payload: res.payload }, exchange);

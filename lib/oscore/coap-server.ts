@@ -9,11 +9,10 @@ import { EventEmitter } from 'node:events';
 import type { CoapEndpoint, CoapReply, CoapRequest, Exchange } from '../coap/endpoint';
 import { Router, type MethodFilter } from '../coap/router';
 import { contentFormatNumber } from '../coap/content-format';
-import { codeMethod, optionRecord, replyMessage, requestMessage, uriOf, wireReply } from './coap-adapter';
+import { codeMethod, hasOscoreOption, optionRecord, replyMessage, requestMessage, uriOf, wireReply } from './coap-adapter';
 import { ContextRegistry } from './context-registry';
 import { OscoreError, errorResponse } from './errors';
 import type { CoapMessage } from './message';
-import { OPTION } from './option-numbers';
 import type { OscoreExchange, SecurityContext } from './security-context';
 
 /** Who sent a verified request. */
@@ -97,7 +96,7 @@ export class OscoreResources extends EventEmitter<OscoreServerEvents> {
 
   private handle(ex: Exchange): void {
     const { request } = ex;
-    if (request.options[String(OPTION.OSCORE)] === undefined && request.options.OSCORE === undefined) {
+    if (!hasOscoreOption(request.options)) {
       ex.respond({ code: '4.04' }); // what the endpoint answers for "/" when nothing serves it
       return;
     }

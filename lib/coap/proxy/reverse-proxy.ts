@@ -233,8 +233,8 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     if (verdict.kind === 'unsafe') return void ex.respond({ code: '5.02', payload: Buffer.from(`unknown unsafe option ${verdict.option}`) });
     if (verdict.kind === 'hop-limit') return void ex.respond({ code: '5.08' });
     const group = endpointKey(endpoint);
-    // node-coap names option 9 by its number; an OSCORE response is only meaningful to its client.
-    const cacheable = request.method === 'GET' && request.options['9'] === undefined && request.options['OSCORE'] === undefined;
+    // An OSCORE response means something only to its own client (RFC 8613 §4.1.3.1): never cached.
+    const cacheable = request.method === 'GET' && request.options['OSCORE'] === undefined && request.options['9'] === undefined;
     const key = cacheKey(group, path, query, request.options['Accept']);
 
     if (ex.observing && this.relays.canJoin(key)) {
