@@ -9,7 +9,7 @@ import type { Exchange } from '../lib/coap/endpoint';
 import { oscoreErrorReply, oscoreResources, type OscoreSender } from '../lib/oscore/coap-server';
 import { OscoreError } from '../lib/oscore/errors';
 import { endpointStatus, type CoapEndpointNode } from './endpoint-node';
-import { contextIds, resolveContexts, type ResolvedContext } from './oscore-node';
+import { ContextWaiting, contextIds, resolveContexts, type ResolvedContext } from './oscore-node';
 import { refuseToStart } from './settings';
 
 interface CoapInDef extends NodeDef {
@@ -55,6 +55,12 @@ export = function register(RED: NodeAPI): void {
       secured = resolveContexts(RED, contextIds(config.oscore));
       if (config.requireOscore === true && secured.length === 0) throw new Error('"require OSCORE" needs at least one oscore-context');
     } catch (err) {
+      if (err instanceof ContextWaiting) {
+        // Serves nothing until the context can start: never unprotected by accident.
+        this.status({ fill: 'yellow', shape: 'ring', text: err.message });
+        this.warn(`coap-in ${label} not serving: ${err.message}`);
+        return;
+      }
       refuseToStart(this, 'coap-in', (err as Error).message);
       return;
     }

@@ -23,28 +23,37 @@ export = function register(RED: NodeAPI): void {
     this.label = config.name || this.id;
     this.security = undefined;
     this.failure = undefined;
+    this.waiting = false;
     let opened: OpenContext | undefined;
     const userDir = (RED.settings as { userDir?: unknown }).userDir;
     const stateFile = (config.stateFile ?? '').trim()
       || (typeof userDir === 'string' && userDir !== '' ? join(userDir, 'edge-gateway', 'oscore', `${this.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.seq`) : '');
-    try {
-      if (!this.credentials?.masterSecret) throw new Error('no Master Secret yet: enter it in the security context (it is not exported with flows)');
-      // Without a durable place for the sequence number a restart would reuse nonces (Appendix B.1).
-      if (stateFile === '') throw new Error('no Node-RED user directory: set a sequence-number state file');
-      opened = openContext({
-        masterSecret: this.credentials.masterSecret,
-        masterSalt: this.credentials.masterSalt,
-        senderId: config.senderId,
-        recipientId: config.recipientId,
-        idContext: config.idContext,
-        alg: config.alg === '30' ? 30 : 10,
-        replayWindowSize: integerSetting('replay window', config.replayWindow, 32, 1, 4096),
-        stateFile,
-      });
-      this.security = opened.context;
-    } catch (err) {
-      this.failure = (err as Error).message;
-      this.error(`oscore-context "${this.label}" not started: ${this.failure}`);
+    const start = (masterSecret: string): void => {
+      try {
+        // Without a durable place for the sequence number a restart would reuse nonces (Appendix B.1).
+        if (stateFile === '') throw new Error('no Node-RED user directory: set a sequence-number state file');
+        opened = openContext({
+          masterSecret,
+          masterSalt: this.credentials.masterSalt,
+          senderId: config.senderId,
+          recipientId: config.recipientId,
+          idContext: config.idContext,
+          alg: config.alg === '30' ? 30 : 10,
+          replayWindowSize: integerSetting('replay window', config.replayWindow, 32, 1, 4096),
+          stateFile,
+        });
+        this.security = opened.context;
+      } catch (err) {
+        this.failure = (err as Error).message;
+        this.error(`oscore-context "${this.label}" not started: ${this.failure}`);
+      }
+    };
+    if (this.credentials?.masterSecret) start(this.credentials.masterSecret);
+    else {
+      // A freshly imported flow has no credentials yet: not an error, a step still to do.
+      this.waiting = true;
+      this.failure = 'no Master Secret yet: enter it in the security context (it is not exported with flows)';
+      this.warn(`oscore-context "${this.label}" waits: ${this.failure}`);
     }
 
     this.on('close', (_removed: boolean, done: () => void) => {

@@ -14,7 +14,12 @@ export interface OscoreContextNode extends Node<OscoreCredentials> {
   failure: string | undefined;
   /** For logs and msg.oscore.context: the node's name, else its id. */
   label: string;
+  /** No Master Secret yet (a freshly imported flow): a step still to do, not an error. */
+  waiting: boolean;
 }
+
+/** A listed context that waits for its credentials. */
+export class ContextWaiting extends Error {}
 
 export interface ResolvedContext {
   id: string;
@@ -27,6 +32,7 @@ export function resolveContexts(RED: NodeAPI, ids: readonly string[]): ResolvedC
   return ids.map((id) => {
     const node = RED.nodes.getNode(id) as unknown as OscoreContextNode | null;
     if (!node) throw new Error(`oscore-context ${id} is missing`);
+    if (node.waiting) throw new ContextWaiting(`OSCORE "${node.label}" waits for its Master Secret`);
     if (!node.security) throw new Error(`OSCORE "${node.label}": ${node.failure ?? 'not started'}`);
     return { id, label: node.label, context: node.security };
   });
