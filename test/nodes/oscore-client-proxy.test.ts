@@ -180,7 +180,8 @@ describe('OSCORE between flows and through the proxy', () => {
     // What the proxy forwarded and got back: ciphertext only, and the OSCORE option and
     // ciphertext byte for byte as the client sent them.
     assert.equal(relay.seen.length, 2);
-    for (const d of [datagram, ...relay.seen]) {
+    const proxySaw = [datagram, ...relay.seen];
+    for (const d of proxySaw) {
       assert.equal(d.includes(Buffer.from('secret-on')), false);
       assert.equal(d.includes(Buffer.from('lamp is')), false);
     }
@@ -190,6 +191,12 @@ describe('OSCORE between flows and through the proxy', () => {
     assert.deepEqual(findOption(forwarded.options, OPTION.OSCORE)?.value, findOption(sent.options, OPTION.OSCORE)?.value);
     assert.equal(forwarded.code, sent.code);
     assert.deepEqual(decodeUdpFrame(relay.seen[1]!).message.payload, answer.message.payload);
+
+    // Proxy-Uri naming the endpoint works too: the client's OSCORE keeps "coap://lamp" outer (§4.1.3.3).
+    const viaUri = await protectedCall(peer, gwPort, client, msg(CODE.PUT, [opt(OPTION.PROXY_URI, 'coap://lamp/lamp')], 'uri-on'));
+    assert.equal(client.verifyResponse(viaUri.answer.message, viaUri.exchange).message.payload.toString(), 'lamp is uri-on');
+    assert.equal(device.length, 2);
+    assert.equal(viaUri.datagram.includes(Buffer.from('coap://lamp/lamp')), false, 'the path left the client encrypted');
 
     // A bit flipped in the ciphertext on the way: the device refuses it (4.00), the flow never sees it,
     // and the refusal reaches the client through the proxy.
@@ -202,7 +209,7 @@ describe('OSCORE between flows and through the proxy', () => {
     const tampered = await protectedCall(peer, gwPort, client, request);
     assert.equal(tampered.answer.message.code, 0x80);
     assert.equal(tampered.answer.message.payload.toString(), 'Decryption failed');
-    assert.equal(device.length, 1);
+    assert.equal(device.length, 2);
 
     // Never an open proxy: a name nobody registered is refused.
     const stranger = msg(CODE.GET, [opt(OPTION.PROXY_SCHEME, 'coap'), opt(OPTION.URI_HOST, 'not-registered'), opt(OPTION.URI_PATH, 'x')]);
