@@ -7,6 +7,7 @@ import { queryObject } from '../lib/coap/query';
 import type { Link } from '../lib/coap/link-format';
 import type { Exchange } from '../lib/coap/endpoint';
 import { oscoreErrorReply, oscoreResources, type OscoreSender } from '../lib/oscore/coap-server';
+import { reportOscore, type OscoreReport } from './oscore-server';
 import { OscoreError } from '../lib/oscore/errors';
 import { endpointStatus, type CoapEndpointNode } from './endpoint-node';
 import { ContextWaiting, contextIds, resolveContexts, type ResolvedContext } from './oscore-node';
@@ -100,19 +101,7 @@ export = function register(RED: NodeAPI): void {
 
     const unroutes: Array<() => void> = [];
     const oscore = secured.length > 0 ? oscoreResources(endpointNode.endpoint) : undefined;
-    const logged = new Set<string>();
-    const onRefused = (error: OscoreError, remote: { address: string }): void => {
-      const reply = oscoreErrorReply(error);
-      this.status({ fill: 'yellow', shape: 'ring', text: `${reply.code} ${reply.payload?.toString() ?? ''} to ${remote.address}` });
-      // Once per kind of failure, so an attacker cannot flood the log.
-      if (!logged.has(error.kind)) this.warn(`OSCORE request refused (${reply.code}, logged once per kind): ${error.message}`);
-      logged.add(error.kind);
-    };
-    const onChallenged = (): void => this.status({ fill: 'blue', shape: 'ring', text: 'OSCORE: replay window resync (Echo challenge sent)' });
-    const onProtectError = (err: Error): void => {
-      this.status({ fill: 'red', shape: 'ring', text: err.message.slice(0, 60) });
-      this.error(`OSCORE answer not protected (client got 5.00): ${err.message}`);
-    };
+    let report: OscoreReport | undefined;
     try {
       unroutes.push(
         endpointNode.endpoint.route(
@@ -121,7 +110,7 @@ export = function register(RED: NodeAPI): void {
           (exchange) => {
             if (!required) return deliver(exchange);
             exchange.respond(oscoreErrorReply(new OscoreError('not-protected', 'OSCORE required')));
-            onRefused(new OscoreError('not-protected', 'unprotected request'), exchange.request.remote);
+            report?.refused(new OscoreError('not-protected', 'unprotected request'), exchange.request.remote);
           },
           { link },
         ),
@@ -129,9 +118,7 @@ export = function register(RED: NodeAPI): void {
       if (oscore) {
         const contexts = secured.map((s) => s.context);
         unroutes.push(oscore.serve(method, link.href, contexts, (exchange, sender) => deliver(exchange, sender)));
-        oscore.on('refused', onRefused);
-        oscore.on('challenged', onChallenged);
-        oscore.on('protect-error', onProtectError);
+        report = reportOscore(this, oscore);
       }
     } catch (err) {
       for (const unroute of unroutes) unroute();
@@ -145,9 +132,7 @@ export = function register(RED: NodeAPI): void {
     this.on('close', (_removed: boolean, done: () => void) => {
       unwatch();
       for (const unroute of unroutes) unroute();
-      oscore?.off('refused', onRefused);
-      oscore?.off('challenged', onChallenged);
-      oscore?.off('protect-error', onProtectError);
+      report?.stop();
       done();
     });
   }
