@@ -20,8 +20,10 @@ interface CoapInDef extends NodeDef {
   rt: string;
   iface: string;
   ct: string;
-  /** oscore-context config node ids accepted for protected requests. */
+  /** The oscore-context config node accepted for protected requests (a typed, tracked reference)... */
   oscore: unknown;
+  /** ...and the ids of further ones, one per further client. */
+  oscoreMore: unknown;
   /** Refuse unprotected requests with 4.01. */
   requireOscore: boolean;
 }
@@ -53,7 +55,7 @@ export = function register(RED: NodeAPI): void {
 
     let secured: ResolvedContext[];
     try {
-      secured = resolveContexts(RED, contextIds(config.oscore));
+      secured = resolveContexts(RED, [...new Set([...contextIds(config.oscore), ...contextIds(config.oscoreMore)])]);
       if (config.requireOscore === true && secured.length === 0) throw new Error('"require OSCORE" needs at least one oscore-context');
     } catch (err) {
       if (err instanceof ContextWaiting) {

@@ -77,7 +77,7 @@ function flow(files: string, extra: { badKey?: boolean } = {}): FlowNode[] {
     // The device: its own endpoint, a protected resource.
     { id: 'dev', type: 'coap-endpoint', address: '127.0.0.1', port: 0, family: 'udp4' },
     { id: 'srv', type: 'oscore-context', name: 'gateway', senderId: '5e', recipientId: 'c1', alg: '10', stateFile: join(dir, `${files}-device.seq`) },
-    { id: 'in', type: 'coap-in', z: 'tab', endpoint: 'dev', method: 'ANY', url: '/lamp', oscore: ['srv'], requireOscore: true, wires: [['f', 'device']] },
+    { id: 'in', type: 'coap-in', z: 'tab', endpoint: 'dev', method: 'ANY', url: '/lamp', oscore: 'srv', requireOscore: true, wires: [['f', 'device']] },
     { id: 'f', type: 'function', z: 'tab', func: 'msg.payload = "lamp is " + (msg.payload && msg.payload.length ? msg.payload : "off"); return msg;', outputs: 1, wires: [['res']] },
     { id: 'res', type: 'coap-response', z: 'tab', code: '2.05', contentFormat: 'text/plain', maxAge: '', wires: [] },
     { id: 'device', type: 'helper', z: 'tab' },

@@ -31,14 +31,18 @@ function flow(inExtra: Record<string, unknown> = {}, stateFile = join(dir, 'serv
     { id: 'tab', type: 'tab' },
     { id: 'ep', type: 'coap-endpoint', address: '127.0.0.1', port: 0, family: 'udp4' },
     { id: 'ctx', type: 'oscore-context', name: 'lamp-client', senderId: '5e', recipientId: 'c1', idContext: '', alg: '10', replayWindow: '32', stateFile },
-    { id: 'in', type: 'coap-in', z: 'tab', endpoint: 'ep', method: 'ANY', url: '/lamp', oscore: ['ctx'], requireOscore: true, wires: [['f', 'seen']], ...inExtra },
+    { id: 'ctx2', type: 'oscore-context', name: 'second-client', senderId: '5e', recipientId: 'c2', alg: '30', stateFile: `${stateFile}.2` },
+    { id: 'in', type: 'coap-in', z: 'tab', endpoint: 'ep', method: 'ANY', url: '/lamp', oscore: 'ctx', requireOscore: true, wires: [['f', 'seen']], ...inExtra },
     { id: 'f', type: 'function', z: 'tab', func: 'msg.payload = "lamp is " + (msg.payload && msg.payload.length ? msg.payload : "off"); msg.contentFormat = "text/plain"; return msg;', outputs: 1, wires: [['res']] },
     { id: 'res', type: 'coap-response', z: 'tab', code: '', contentFormat: '', maxAge: '', wires: [] },
     { id: 'seen', type: 'helper', z: 'tab' },
   ];
 }
 
-const credentials = { ctx: { masterSecret: SECRET.toString('hex'), masterSalt: SALT.toString('hex') } };
+const credentials = {
+  ctx: { masterSecret: SECRET.toString('hex'), masterSalt: SALT.toString('hex') },
+  ctx2: { masterSecret: '00112233445566778899aabbccddeeff' },
+};
 
 async function load(inExtra: Record<string, unknown> = {}, stateFile?: string): Promise<{ port: number; seen: unknown[] }> {
   await helper.load(nodes, flow(inExtra, stateFile), credentials);
@@ -118,6 +122,20 @@ describe('coap-in with an oscore-context', () => {
     assert.equal(replay.message.code, 0x81);
     assert.equal(text(replay.message.payload), 'Replay detected');
     assert.equal(seen.length, 1);
+  });
+
+  test('more clients: each with its own context (and algorithm), told apart by msg.oscore', async () => {
+    const peer = newPeer();
+    const { port, seen } = await load({ oscoreMore: ['ctx2'] }, join(dir, 'g.seq'));
+    const second = new SecurityContext({ masterSecret: Buffer.from('00112233445566778899aabbccddeeff', 'hex'), senderId: Buffer.from('c2', 'hex'), recipientId: Buffer.from('5e', 'hex'), alg: 30, storage: new MemorySequenceStorage() });
+    for (const client of [makeClient(), second]) {
+      const { answer, exchange } = await protectedCall(peer, port, client, msg(CODE.POST, [opt(OPTION.URI_PATH, 'lamp')], 'on'));
+      assert.equal(client.verifyResponse(answer.message, exchange).message.payload.toString(), 'lamp is on');
+    }
+    assert.deepEqual(seen.map((m) => (m as { oscore: unknown }).oscore), [
+      { context: 'lamp-client', kid: 'c1' },
+      { context: 'second-client', kid: 'c2' },
+    ]);
   });
 
   test('a resource without "require OSCORE" serves both; msg.oscore tells them apart', async () => {
