@@ -10,6 +10,9 @@ import type { OptionValue } from '../lib/coap/endpoint';
 import { METHODS, type Method } from '../lib/coap/router';
 import { integerSetting, SettingError, refuseToStart } from './settings';
 import type { CoapRdNode } from './coap-rd-node';
+import { oscoreRequest, OscoreRefusedError } from '../lib/oscore/coap-client';
+import { isOscoreError } from '../lib/oscore/errors';
+import { contextIds, resolveContexts, type ResolvedContext } from './oscore-node';
 
 interface CoapRequestDef extends NodeDef {
   rd: string;
@@ -18,6 +21,8 @@ interface CoapRequestDef extends NodeDef {
   target: string;
   targetType: string;
   timeout: string | number;
+  /** Optional oscore-context config node id: protect requests end to end (RFC 8613). */
+  oscore: string;
 }
 
 /** What a flow may set on msg to override the node's settings. */
@@ -90,6 +95,8 @@ function readResponse(res: ClientResponse): { payload: unknown; contentFormat?: 
 }
 
 function describeFailure(err: Error, who: string): RequestError {
+  if (err instanceof OscoreRefusedError) return new RequestError(`${err.code}: endpoint "${who}" refused the OSCORE request: ${err.diagnostic || 'no reason given'}`);
+  if (isOscoreError(err)) return new RequestError(`OSCORE: the answer of "${who}" was rejected (${err.kind}): ${err.message}`);
   if (err instanceof CoapTimeoutError) return new RequestError(`5.04: endpoint "${who}" did not answer within ${err.timeoutMs} ms`);
   if (err instanceof CoapResetError) return new RequestError(`5.02: endpoint "${who}" answered with a reset`);
   return new RequestError(`5.02: endpoint "${who}" could not be reached: ${err.message}`);
@@ -107,6 +114,15 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     const client = new CoapClient();
+    const oscoreIds = contextIds(config.oscore);
+    /** The security context, looked up at each use so a failed one reports on every message. */
+    const security = (): ResolvedContext | undefined => (oscoreIds.length === 0 ? undefined : resolveContexts(RED, oscoreIds)[0]);
+    try {
+      const s = security();
+      if (s) this.status({ fill: 'grey', shape: 'ring', text: `OSCORE: ${s.label}` });
+    } catch (err) {
+      this.status({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 60) });
+    }
     const observations = new Map<string, Observation>();
     let closed = false;
 
@@ -200,8 +216,15 @@ export = function register(RED: NodeAPI): void {
         if (encoded.format !== undefined && payload.length > 0) options['Content-Format'] = encoded.format;
       }
       const req: ClientRequest = { method, path, query, payload, options };
+      let secured: ResolvedContext | undefined;
+      try {
+        secured = security();
+      } catch (err) {
+        throw new RequestError((err as Error).message);
+      }
 
       if (groupName !== undefined) {
+        if (secured) throw new RequestError('an OSCORE context protects one endpoint: set msg.endpoint, not msg.group');
         if (msg.observe === true) throw new RequestError('observe reaches one endpoint: set msg.endpoint, not msg.group');
         const group = groupOf(groupName);
         const { endpoints, missing } = groupMembers(group, directory());
@@ -233,6 +256,7 @@ export = function register(RED: NodeAPI): void {
       if (!target) throw new RequestError(`endpoint "${endpoint.ep}" has no reachable base`);
 
       if (msg.observe === true) {
+        if (secured) throw new RequestError('observe over OSCORE is not supported by coap-request yet');
         if (method !== 'GET') throw new RequestError('observe needs method GET');
         observations.get(key)?.cancel();
         let first = true;
@@ -269,11 +293,14 @@ export = function register(RED: NodeAPI): void {
       }
 
       this.status({ fill: 'yellow', shape: 'dot', text: `${method} ${endpoint.ep}` });
-      client.request(target, req, timeoutMs).then(
+      const sent = secured ? oscoreRequest(client, target, req, secured.context, timeoutMs) : client.request(target, req, timeoutMs);
+      sent.then(
         (res) => {
           if (closed) return done();
-          this.status({ fill: res.code.startsWith('2.') ? 'green' : 'yellow', shape: 'dot', text: `${res.code} from ${endpoint.ep}` });
-          send(respond(msg, endpoint, req, res));
+          this.status({ fill: res.code.startsWith('2.') ? 'green' : 'yellow', shape: 'dot', text: `${res.code} from ${endpoint.ep}${secured ? ' (OSCORE)' : ''}` });
+          const out = respond(msg, endpoint, req, res) as NodeMessage & Record<string, unknown>;
+          if (secured) out.oscore = { context: secured.label };
+          send(out);
           done();
         },
         (err: Error) => {

@@ -4,10 +4,14 @@
  *   /d/<d>/<ep>/<path...>     the same, naming the sector (needed when <ep> is registered in several)
  *   /grp/<group>/<path...>    sent to every member at once; answered with a summary
  *   Proxy-Uri: coap://<host:port of a registered endpoint>/...   forwarded; anything else 5.05
+ *   Proxy-Uri: coap://<ep>/... (or Proxy-Scheme + Uri-Host: <ep>)   the endpoint by name: how an
+ *     OSCORE client names the device, its Uri-Path being encrypted (RFC 8613 §4.1.3.3)
+ * OSCORE messages (option 9) pass byte for byte and are never cached: the proxy holds no keys.
  * Only registered endpoints are ever reached: never an open proxy. Observe is relayed, GET
  * answers cached, and everything an outsider can grow is bounded.
  */
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { CoapEndpoint, CoapReply, Exchange, OptionValue } from '../endpoint';
 import type { EndpointDirectory, RegisteredEndpoint } from '../rd/directory';
 import {
@@ -202,8 +206,11 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     }
     const directory = this.withDirectory(ex);
     if (!directory) return;
-    const resolution = resolveByAuthority(directory, target);
-    if (resolution.kind !== 'found') {
+    let resolution = resolveByAuthority(directory, target);
+    if (resolution.kind !== 'found' && !portGiven(request.options, explicit) && isIP(target.host) === 0) {
+      resolution = resolveByName(directory, hostName(request.options, explicit) ?? target.host);
+    }
+    if (resolution.kind === 'unknown') {
       this.emit('refused', request.proxyUri ?? '');
       ex.respond({ code: '5.05', payload: Buffer.from('not a registered endpoint: this gateway is not an open proxy') });
       return;
@@ -226,7 +233,8 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     if (verdict.kind === 'unsafe') return void ex.respond({ code: '5.02', payload: Buffer.from(`unknown unsafe option ${verdict.option}`) });
     if (verdict.kind === 'hop-limit') return void ex.respond({ code: '5.08' });
     const group = endpointKey(endpoint);
-    const cacheable = request.method === 'GET' && request.options['OSCORE'] === undefined;
+    // An OSCORE response means something only to its own client (RFC 8613 §4.1.3.1): never cached.
+    const cacheable = request.method === 'GET' && request.options['OSCORE'] === undefined && request.options['9'] === undefined;
     // With the cache off (no entries allowed) only a relay needs the key.
     const caching = cacheable && this.options.cacheMaxEntries > 0;
     const key = caching || ex.observing ? cacheKey(group, path, query, request.options['Accept']) : '';
@@ -345,4 +353,22 @@ function uint(value: OptionValue): number {
   let n = 0;
   for (const b of Buffer.isBuffer(value) ? value : Buffer.from(String(value))) n = n * 256 + b;
   return n;
+}
+
+/** Whether the client named a port: then it means an authority, never an endpoint name. */
+function portGiven(options: Record<string, OptionValue>, proxyUri: OptionValue | undefined): boolean {
+  if (proxyUri !== undefined) return /^coap:\/\/[^/?#]*:\d+/i.test(String(proxyUri));
+  return options['Uri-Port'] !== undefined;
+}
+
+/** The host as the client wrote it (endpoint names keep their case). */
+function hostName(options: Record<string, OptionValue>, proxyUri: OptionValue | undefined): string | undefined {
+  if (proxyUri === undefined) return options['Uri-Host'] === undefined ? undefined : String(options['Uri-Host']);
+  const match = /^coap:\/\/([^/?#:[\]]+)/i.exec(String(proxyUri));
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1] as string);
+  } catch {
+    return undefined;
+  }
 }
