@@ -4,7 +4,8 @@
  * acknowledged change survives kill -9. Changes that arrive while a write is under way share the
  * next write. A file that cannot be read back is moved aside, never fatal.
  */
-import { readFileSync, renameSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file';
 import { DEFAULT_SHARING } from '../sharing/choices';
 import type { Claim, DeviceRecord, Notice } from './types';
@@ -39,6 +40,18 @@ function isDevice(value: unknown): value is DeviceRecord {
   return hasId(value) && typeof d.state === 'string' && Array.isArray(d.behaviours);
 }
 
+/** Temporary files of writers killed mid-write (see lib/util/atomic-file): never read, only litter. */
+function removeStaleTemporaries(file: string): void {
+  const prefix = `.${basename(file)}.`;
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(file));
+  } catch {
+    return;
+  }
+  for (const e of entries) if (e.startsWith(prefix) && e.endsWith('.tmp')) rmSync(join(dirname(file), e), { force: true });
+}
+
 export class DeviceRegistry {
   private claimsById = new Map<string, Claim>();
   private devicesById = new Map<string, DeviceRecord>();
@@ -59,6 +72,7 @@ export class DeviceRegistry {
   private load(): void {
     if (this.file === undefined) return;
     const file = this.file;
+    removeStaleTemporaries(file);
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
