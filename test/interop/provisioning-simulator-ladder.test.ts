@@ -51,23 +51,23 @@ describe('device simulator fallback ladder', () => {
   test('local broker accepts: provisioned, even with a vendor broker configured', async () => {
     await provisioner.claim('sim-1', 'flow');
     const r = await provision({ ...options('sim-1'), local: localUrl, vendorUrl });
-    assert.equal(r.mode, 'provisioned');
-    if (r.mode !== 'local') r.client.end(true);
+    assert.ok(r.mode === 'provisioned');
+    r.client.end(true);
   });
 
   test('local broker refuses (unclaimed): the vendor broker', async () => {
     const r = await provision({ ...options('sim-2'), local: localUrl, vendorUrl });
-    assert.equal(r.mode, 'vendor');
+    assert.ok(r.mode === 'vendor');
     assert.equal(r.local.rejected?.code, 'unclaimed');
-    if (r.mode !== 'local') r.client.end(true);
+    r.client.end(true);
   });
 
   test('no local broker: the vendor broker', async () => {
     const closed = await freePort();
     const r = await provision({ ...options('sim-3'), local: `mqtts://127.0.0.1:${closed}`, vendorUrl });
-    assert.equal(r.mode, 'vendor');
+    assert.ok(r.mode === 'vendor');
     assert.match(r.local.error ?? '', /ECONNREFUSED/);
-    if (r.mode !== 'local') r.client.end(true);
+    r.client.end(true);
   });
 
   test('no network (nothing answers): the device acts on its own', async () => {
