@@ -117,6 +117,7 @@ export function provisioningScenarios(world: () => BrokerWorld): void {
     assert.equal(r.mode, 'local');
     assert.ok(r.local.error);
     assert.equal(w.provisioner.device('lamp-5'), undefined);
+    if (w.seesTransport) assert.match((await waitForNotice(w.provisioner, 'identity-mismatch', 'lamp-5')).reason, /does not trust/);
   });
 
   test('a device neither hears nor reaches another device\'s topics', async () => {
