@@ -179,6 +179,26 @@ export function provisioningScenarios(world: () => BrokerWorld): void {
     back.client.end(true);
   });
 
+  test('a provisioned device is online; when it drops off, its last will marks it offline', async () => {
+    const w = world();
+    await w.provisioner.claim('lamp-10', 'flow');
+    const r = await provision(device('lamp-10', w.pki.device('lamp-10')));
+    assert.ok(r.mode === 'provisioned');
+    assert.equal(w.provisioner.device('lamp-10')?.online, true);
+    const offline = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (w.provisioner.device('lamp-10')?.online !== false) return;
+        w.provisioner.off('changed', check);
+        resolve();
+      };
+      w.provisioner.on('changed', check);
+    });
+    r.client.stream.destroy(); // no DISCONNECT: the broker publishes the will
+    await offline;
+    r.client.end(true);
+    assert.ok(w.provisioner.device('lamp-10')?.lastSeen);
+  });
+
   test('a revoked device is disconnected and refused from then on', async () => {
     const w = world();
     const cert = w.pki.device('lamp-9');
