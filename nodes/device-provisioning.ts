@@ -5,10 +5,12 @@
  * data sharing, load control) use `service`, a ProvisioningService.
  */
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DeviceRegistry } from '../lib/provisioning/registry';
 import { Provisioner, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_NOTICE_QUIET_SECONDS } from '../lib/provisioning/provisioner';
 import { MqttBus } from '../lib/provisioning/mqtt-bus';
+import { MosquittoAcl } from '../lib/provisioning/mosquitto-acl';
 import { wireBrokerToProvisioner } from '../lib/provisioning/broker/wire';
 import { parseClaimsCsv } from '../lib/provisioning/csv';
 import { integerSetting, refuseToStart, SettingError } from './settings';
@@ -24,6 +26,8 @@ interface DeviceProvisioningDef extends NodeDef {
   settings: string;
   noticeQuiet: string | number;
   persist: boolean;
+  aclFile: string;
+  pidFile: string;
 }
 
 interface TlsConfigNode extends Node {
@@ -119,7 +123,18 @@ export = function register(RED: NodeAPI): void {
       }
       const tlsNode = config.tls ? (RED.nodes.getNode(config.tls) as TlsConfigNode | null) : null;
       const tlsOptions = tlsNode ? tlsNode.addTLSOptions({}) : {};
-      const bus = new MqttBus(url, { ...tlsOptions, clientId: (config.clientId ?? '').trim() || `edge-gateway-provisioning-${this.id}` });
+      let acl: MosquittoAcl | undefined;
+      const aclFile = (config.aclFile ?? '').trim();
+      if (aclFile) {
+        // The gateway's own user in the ACL is its certificate's CN, as use_identity_as_username makes it.
+        const cn = tlsOptions.cert ? /^CN=(.+)$/m.exec(new X509Certificate(tlsOptions.cert as string | Buffer).subject)?.[1] : undefined;
+        if (!cn) {
+          refuseToStart(this, 'device-provisioning', 'a mosquitto ACL file needs the gateway\'s client certificate (TLS) to name the gateway user');
+          return;
+        }
+        acl = new MosquittoAcl({ aclFile, gatewayUser: cn, ...((config.pidFile ?? '').trim() ? { pidFile: config.pidFile.trim() } : {}) });
+      }
+      const bus = new MqttBus(url, { ...tlsOptions, clientId: (config.clientId ?? '').trim() || `edge-gateway-provisioning-${this.id}` }, acl);
       bus.on('connected', () => setConnection('connected'));
       let lastProblem = '';
       bus.on('offline', (reason) => {

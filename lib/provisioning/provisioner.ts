@@ -20,6 +20,8 @@ export interface ProvisioningBus {
   publish(topic: string, payload: string, options?: { retain?: boolean }): Promise<void>;
   /** Drops the live connection of a device, where the broker lets the gateway do that. */
   disconnect?(id: string): void;
+  /** Tells the broker the whole set of revoked device IDs, where it keeps its own list (mosquitto ACL). */
+  refuse?(revokedIds: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,11 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
     await bus.subscribe(GATEWAY_SUBSCRIPTIONS, (topic, payload) => {
       this.handle(topic, payload).catch((err: Error) => this.options.onError(err));
     });
+    await this.syncRefusals();
+  }
+
+  private async syncRefusals(): Promise<void> {
+    await this.bus?.refuse?.(this.registry.devices().filter((d) => d.state === 'revoked').map((d) => d.id));
   }
 
   async detach(): Promise<void> {
@@ -105,13 +112,16 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
       writes.push(this.registry.putDevice({ ...device, state, ...(claim.label ? { label: claim.label } : {}) }));
     }
     await Promise.all(writes);
+    if (device?.state === 'revoked') await this.syncRefusals();
     this.emit('changed');
     return claim;
   }
 
   async unclaim(id: string): Promise<void> {
-    if (this.registry.device(id)?.state === 'provisioned') await this.tellDeprovision(id, 'the owner removed the claim');
+    const state = this.registry.device(id)?.state;
+    if (state === 'provisioned') await this.tellDeprovision(id, 'the owner removed the claim');
     await Promise.all([this.registry.removeClaim(id), this.registry.removeDevice(id)]);
+    if (state === 'revoked') await this.syncRefusals();
     this.emit('changed');
   }
 
@@ -139,6 +149,7 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
     await Promise.all([this.registry.putDevice({ ...device, state: 'revoked', online: false }), this.registry.removeClaim(id)]);
     await this.publish(provisioningTopic(id, 'rejected'), { code: 'revoked', reason: 'the owner revoked this device' });
     this.bus?.disconnect?.(id);
+    await this.syncRefusals();
     this.emit('changed');
   }
 
