@@ -95,8 +95,6 @@ export = function register(RED: NodeAPI): void {
     provisioner.on('provisioned', (record) => this.send([{ topic: 'provisioned', payload: record } as NodeMessage, null]));
     provisioner.on('notice', (notice) => this.send([null, { topic: `notice/${notice.kind}`, payload: notice } as NodeMessage]));
 
-    const heartbeatMs = integerSetting('heartbeat', config.heartbeat, DEFAULT_HEARTBEAT_SECONDS, 5, 86_400) * 1000;
-    const sweeper = setInterval(() => void provisioner.sweep().catch((err: Error) => this.warn(`registry: ${err.message}`)), heartbeatMs);
     let unwire: (() => void) | undefined;
     let closing = false;
     const brokerNode = config.broker ? (RED.nodes.getNode(config.broker) as GatewayBrokerNode | null) : null;
@@ -112,6 +110,7 @@ export = function register(RED: NodeAPI): void {
           if (state.kind !== 'running') return setConnection(`broker: ${state.text}`);
           unwire = wireBrokerToProvisioner(brokerNode.broker, provisioner);
           await provisioner.attach(brokerNode.broker.bus());
+          if (closing) return provisioner.detach();
           setConnection('connected');
         });
       }
@@ -145,6 +144,8 @@ export = function register(RED: NodeAPI): void {
       attached = provisioner.attach(bus);
     }
     attached.catch((err: Error) => setConnection(`broker: ${err.message}`));
+    const heartbeatMs = integerSetting('heartbeat', config.heartbeat, DEFAULT_HEARTBEAT_SECONDS, 5, 86_400) * 1000;
+    const sweeper = setInterval(() => void provisioner.sweep().catch((err: Error) => this.warn(`registry: ${err.message}`)), heartbeatMs);
 
     this.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => {
       const command = String(msg.topic ?? '');
@@ -179,9 +180,9 @@ export = function register(RED: NodeAPI): void {
       clearInterval(sweeper);
       unwire?.();
       provisioner.removeAllListeners();
-      void attached
-        .catch(() => undefined)
-        .then(() => provisioner.detach())
+      // Not waiting for the first connection: an unreachable broker must not hold up a redeploy.
+      void provisioner
+        .detach()
         .catch(() => undefined)
         .finally(() => done());
     });
