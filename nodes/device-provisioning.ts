@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DeviceRegistry } from '../lib/provisioning/registry';
-import { Provisioner, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_NOTICE_QUIET_SECONDS } from '../lib/provisioning/provisioner';
+import { Provisioner, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_MAX_NOTICES_PER_MINUTE, DEFAULT_NOTICE_QUIET_SECONDS } from '../lib/provisioning/provisioner';
 import { MqttBus } from '../lib/provisioning/mqtt-bus';
 import { MosquittoAcl } from '../lib/provisioning/mosquitto-acl';
 import { wireBrokerToProvisioner } from '../lib/provisioning/broker/wire';
@@ -28,6 +28,7 @@ interface DeviceProvisioningDef extends NodeDef {
   persist: boolean;
   aclFile: string;
   pidFile: string;
+  maxNotices: string | number;
 }
 
 interface TlsConfigNode extends Node {
@@ -71,6 +72,8 @@ export = function register(RED: NodeAPI): void {
         settings: readDeviceSettings(config.settings),
         noticeQuietSeconds: integerSetting('notice quiet time', config.noticeQuiet, DEFAULT_NOTICE_QUIET_SECONDS, 0, 86_400),
         onError: (err) => this.warn(`provisioning message not handled: ${err.message}`),
+        maxNoticesPerMinute: integerSetting('max notices per minute', config.maxNotices, DEFAULT_MAX_NOTICES_PER_MINUTE, 1, 10_000),
+        onNoticesSuppressed: (n) => this.warn(`${n} owner notice(s) dropped: more than the limit per minute`),
       });
     } catch (err) {
       if (!(err instanceof SettingError)) throw err;
