@@ -179,18 +179,20 @@ describe('OSCORE between flows and through the proxy', () => {
     assert.equal(device.length, 1);
     // What the proxy forwarded and got back: ciphertext only, and the OSCORE option and
     // ciphertext byte for byte as the client sent them.
-    assert.equal(relay.seen.length, 2);
+    // Request and answer; a slow device may add an empty ACK and the proxy's ACK of a separate answer.
+    const carried = relay.seen.filter((d) => decodeUdpFrame(d).message.code !== 0);
+    assert.equal(carried.length, 2);
     const proxySaw = [datagram, ...relay.seen];
     for (const d of proxySaw) {
       assert.equal(d.includes(Buffer.from('secret-on')), false);
       assert.equal(d.includes(Buffer.from('lamp is')), false);
     }
     const sent = decodeUdpFrame(datagram).message;
-    const forwarded = decodeUdpFrame(relay.seen[0]!).message;
+    const forwarded = decodeUdpFrame(carried[0]!).message;
     assert.deepEqual(forwarded.payload, sent.payload);
     assert.deepEqual(findOption(forwarded.options, OPTION.OSCORE)?.value, findOption(sent.options, OPTION.OSCORE)?.value);
     assert.equal(forwarded.code, sent.code);
-    assert.deepEqual(decodeUdpFrame(relay.seen[1]!).message.payload, answer.message.payload);
+    assert.deepEqual(decodeUdpFrame(carried[1]!).message.payload, answer.message.payload);
 
     // Proxy-Uri naming the endpoint works too: the client's OSCORE keeps "coap://lamp" outer (§4.1.3.3).
     const viaUri = await protectedCall(peer, gwPort, client, msg(CODE.PUT, [opt(OPTION.PROXY_URI, 'coap://lamp/lamp')], 'uri-on'));
