@@ -14,6 +14,11 @@ export interface RetransmitSchedule {
 
 export const RFC6886_SCHEDULE: RetransmitSchedule = { initialTimeoutMs: 250, maxTries: 9 };
 
+/** How long to wait for an answer after the send numbered `tries` (0 for the first send). */
+export function waitAfterSend(schedule: RetransmitSchedule, tries: number): number {
+  return schedule.initialTimeoutMs * 2 ** tries;
+}
+
 export interface Exchange<T> {
   gateway: string;
   port: number;
@@ -54,7 +59,7 @@ export function exchange<T>(x: Exchange<T>): Promise<T> {
         finish(new NatError('unreachable', `no NAT-PMP answer from ${x.gateway}:${x.port} after ${tries} tries`));
         return;
       }
-      const wait = x.schedule.initialTimeoutMs * 2 ** tries;
+      const wait = waitAfterSend(x.schedule, tries);
       tries += 1;
       socket.send(x.request, (err) => {
         if (err) finish(new NatError('unreachable', `cannot send to ${x.gateway}:${x.port}: ${err.message}`, { cause: err }));

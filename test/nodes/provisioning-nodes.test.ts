@@ -130,9 +130,8 @@ describe('gateway-broker and device-provisioning nodes', () => {
     const closed = await freePort();
     await helper.load(nodes, flow({ broker: '', url: `mqtts://127.0.0.1:${closed}`, tls: 'gwTls' }), { gwTls: { certdata: pki.server.cert, keydata: pki.server.key, cadata: pki.ca.cert } });
     await waitForStatus(helper.getNode('prov'), (s) => s.fill === 'red' && /ECONNREFUSED/.test(String(s.text)));
-    const started = Date.now();
+    // A close that waited for the connection would hang here until the test's timeout.
     await helper.unload();
-    assert.ok(Date.now() - started < 5000, 'close finished without waiting for a connection');
   });
 
   test('bad settings: red status, and messages still complete', async () => {
