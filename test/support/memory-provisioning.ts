@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { NodeAPI, Node, NodeDef } from 'node-red';
+import type { NodeModule } from 'node-red-node-test-helper';
 import type { Claim, ClaimSource, DeviceRecord, Notice, ProvisioningEvents, ProvisioningService } from '../../lib/provisioning/types';
 import { DEFAULT_SHARING, type SharingChoices } from '../../lib/sharing/choices';
 
@@ -70,8 +71,9 @@ export class MemoryProvisioning extends EventEmitter<ProvisioningEvents> impleme
 }
 
 /** A `device-provisioning` node type for the test helper whose nodes expose `service`. */
-export function memoryProvisioningNode(service: ProvisioningService) {
-  return function register(RED: NodeAPI): void {
+export function memoryProvisioningNode(service: ProvisioningService): NodeModule {
+  return function register(api: unknown): void {
+    const RED = api as NodeAPI;
     RED.nodes.registerType('device-provisioning', function (this: Node & { service?: ProvisioningService }, config: NodeDef) {
       RED.nodes.createNode(this, config);
       this.service = service;
