@@ -1,0 +1,98 @@
+/**
+ * Test PKI made with openssl at test time, in a temporary directory: a CA, a server certificate
+ * for 127.0.0.1/localhost, and device certificates (valid, expired, from another CA). No key is
+ * ever committed.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requirePeer } from './peers';
+
+export interface CertPair {
+  readonly cert: string; // PEM
+  readonly key: string; // PEM
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export interface TestPki {
+  readonly dir: string;
+  readonly ca: CertPair;
+  readonly server: CertPair;
+  /** A device certificate with CN = id (and DNS SAN = id), valid for a day, or expired. */
+  device(id: string, options?: { expired?: boolean; san?: string }): CertPair;
+  /** Many device certificates at once (openssl runs in parallel), for benchmarks. */
+  devices(ids: readonly string[], parallel?: number): Promise<CertPair[]>;
+  /** A certificate from a different, untrusted CA. */
+  stranger(id: string): CertPair;
+  remove(): void;
+}
+
+function run(openssl: string, args: string[]): void {
+  execFileSync(openssl, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+const runAsync = promisify(execFile);
+
+export function makeTestPki(): TestPki {
+  const openssl = requirePeer('openssl', 'openssl');
+  const dir = mkdtempSync(join(tmpdir(), 'edge-gateway-pki-'));
+  let serial = 1;
+  const pair = (name: string): CertPair => {
+    const certFile = join(dir, `${name}.crt`);
+    const keyFile = join(dir, `${name}.key`);
+    return { certFile, keyFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  };
+  const selfSigned = (name: string, cn: string): CertPair => {
+    run(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-subj', `/CN=${cn}`, '-days', '2']);
+    return pair(name);
+  };
+  const issueArgs = (issuer: string, name: string, cn: string, days: number, san: string): string[][] => {
+    const ext = join(dir, `${name}.ext`);
+    writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+    return [
+      ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-subj', `/CN=${cn}`],
+      ['x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', join(dir, `${issuer}.crt`), '-CAkey', join(dir, `${issuer}.key`), '-set_serial', String(serial++), '-out', join(dir, `${name}.crt`), '-days', String(days), '-extfile', ext],
+    ];
+  };
+  const issue = (issuer: string, name: string, cn: string, days: number, san: string): CertPair => {
+    for (const args of issueArgs(issuer, name, cn, days, san)) run(openssl, args);
+    return pair(name);
+  };
+  const ca = selfSigned('ca', 'edge-gateway test CA');
+  const server = issue('ca', 'server', 'localhost', 2, 'DNS:localhost,IP:127.0.0.1,IP:::1');
+  let strangerCa = false;
+  let n = 0;
+  return {
+    dir,
+    ca,
+    server,
+    device(id, options = {}) {
+      return issue('ca', `device-${n++}`, id, options.expired ? -1 : 2, `DNS:${options.san ?? id}`);
+    },
+    async devices(ids, parallel = 8) {
+      const out: CertPair[] = new Array(ids.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < ids.length) {
+          const i = next++;
+          const name = `device-${n++}`;
+          for (const args of issueArgs('ca', name, ids[i] as string, 2, `DNS:${ids[i]}`)) await runAsync(openssl, args);
+          out[i] = pair(name);
+        }
+      };
+      await Promise.all(Array.from({ length: parallel }, worker));
+      return out;
+    },
+    stranger(id) {
+      if (!strangerCa) selfSigned('stranger-ca', 'someone else');
+      strangerCa = true;
+      return issue('stranger-ca', `stranger-${n++}`, id, 2, `DNS:${id}`);
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
