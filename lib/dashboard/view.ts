@@ -34,7 +34,8 @@ export interface DeviceView {
 
 export interface DashboardView {
   readonly devices: DeviceView[];
-  readonly claims: Array<Claim & { source: string; registry: string }>;
+  /** Claims whose device has not provisioned yet (a claim stays as the device's admission). */
+  readonly claims: Array<Claim & { registry: string }>;
   readonly notices: Array<Notice & { registry: string }>;
   readonly registries: Array<{ id: string; name: string }>;
   readonly thirdParties: string[];
@@ -95,7 +96,7 @@ export function dashboardView(input: ViewInput): DashboardView {
   const notices: DashboardView['notices'] = [];
   for (const p of input.provisioning) {
     for (const d of p.value.devices()) devices.push(mqttDevice(d, p.nodeId, input.catalogue));
-    for (const c of p.value.claims()) claims.push({ ...c, registry: p.nodeId });
+    for (const c of p.value.claims()) if (p.value.device(c.id)?.state !== 'provisioned') claims.push({ ...c, registry: p.nodeId });
     for (const n of p.value.notices(input.noticeLimit)) notices.push({ ...n, registry: p.nodeId });
   }
   for (const dir of input.directories) for (const e of dir.value.endpoints()) devices.push(coapDevice(e, dir.nodeId, input.now));

@@ -27,6 +27,8 @@ export interface Gateway {
   userDir: string;
   /** An admin API token for a user, from POST /auth/token as the editor gets one. */
   token(user: { username: string; password: string }): Promise<string>;
+  /** A full deploy as the owner (POST /flows, v2), credentials inline; resolves once the flows started. */
+  deploy(flows: unknown[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,14 +57,27 @@ export async function startGateway(flows: unknown[], settings: Record<string, un
     rmSync(userDir, { recursive: true, force: true });
     throw err;
   }
+  // An empty scope asks for the user's own permissions (a viewer may not ask for "*").
+  const token = async (user: { username: string; password: string }): Promise<string> => {
+    const body = new URLSearchParams({ client_id: 'node-red-editor', grant_type: 'password', scope: '', username: user.username, password: user.password });
+    const res = await fetch(`${red.url}/auth/token`, { method: 'POST', body });
+    if (res.status !== 200) throw new Error(`POST /auth/token for ${user.username} answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { access_token: string }).access_token;
+  };
   return {
     red,
     userDir,
-    async token(user) {
-      const body = new URLSearchParams({ client_id: 'node-red-editor', grant_type: 'password', scope: '', username: user.username, password: user.password });
-      const res = await fetch(`${red.url}/auth/token`, { method: 'POST', body });
-      if (res.status !== 200) throw new Error(`POST /auth/token for ${user.username} answered ${res.status}: ${await res.text()}`);
-      return ((await res.json()) as { access_token: string }).access_token;
+    token,
+    async deploy(flows) {
+      const from = red.output().length;
+      const res = await fetch(`${red.url}/flows`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${await token(OWNER)}`, 'Content-Type': 'application/json', 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'full' },
+        body: JSON.stringify({ flows }),
+      });
+      if (res.status !== 200) throw new Error(`deploy answered ${res.status}: ${await res.text()}`);
+      for (let i = 0; i < 200 && !/Started flows/.test(red.output().slice(from)); i++) await new Promise((r) => setTimeout(r, 50));
+      if (!/Started flows/.test(red.output().slice(from))) throw new Error(`the flows did not start:\n${red.output().slice(from)}`);
     },
     async stop() {
       try {

@@ -57,8 +57,7 @@ export class MemoryProvisioning extends EventEmitter<ProvisioningEvents> impleme
   /** What the real service does when a claimed device connects and announces itself. */
   provision(device: Partial<DeviceRecord> & { id: string }): DeviceRecord {
     const record: DeviceRecord = { state: 'provisioned', online: true, behaviours: [], sharing: DEFAULT_SHARING, provisionedAt: new Date().toISOString(), ...device };
-    this.deviceList.set(record.id, record);
-    this.claimList.delete(record.id);
+    this.deviceList.set(record.id, record); // the claim stays, as in the real service
     this.emit('provisioned', record);
     this.emit('changed');
     return record;

@@ -44,6 +44,7 @@ describe('dashboard API', () => {
     service.provision({ id: 'lamp-1', vendor: 'acme', model: 'L1', firmware: '1.2.0', behaviours: ['dimmer'], lastSeen: '2026-11-23T11:59:00Z' });
     service.provision({ id: 'lamp-2', vendor: 'Acme', model: 'L2', online: false });
     await service.claim('plug-7', 'dashboard', 'kitchen plug');
+    await service.claim('lamp-1', 'dashboard');
     service.addNotice({ kind: 'unclaimed', deviceId: 'stranger', at: '2026-11-23T11:00:00Z', reason: 'nobody claimed it' });
     service.addNotice({ kind: 'identity-mismatch', deviceId: 'lamp-3', at: '2026-11-23T11:30:00Z', reason: 'certificate says lamp-9' });
     const directory = new StaticDirectory([
@@ -71,7 +72,7 @@ describe('dashboard API', () => {
     assert.deepEqual(s.devices[2]?.behaviours, ['temperature-c', 'humidity']);
     assert.equal(s.devices[2]?.lastSeen, new Date(NOW - 1000).toISOString());
     assert.equal(s.devices[2]?.sharing, undefined, 'choices are kept for provisioned devices only');
-    assert.deepEqual(s.claims.map((c) => [c.id, c.label, c.registry]), [['plug-7', 'kitchen plug', 'prov0']]);
+    assert.deepEqual(s.claims.map((c) => [c.id, c.label, c.registry]), [['plug-7', 'kitchen plug', 'prov0']], 'pending claims only: lamp-1 has provisioned');
     assert.deepEqual(s.notices.map((n) => n.kind), ['identity-mismatch', 'unclaimed'], 'newest first');
     assert.deepEqual(s.thirdParties, ['utility']);
     assert.equal(s.canWrite, true);

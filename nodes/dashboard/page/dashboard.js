@@ -256,7 +256,7 @@
 
   function limitRow(quantity, limits) {
     var row = el('div', { class: 'limit' });
-    var q = el('input', { name: 'quantity', placeholder: 'brightness', 'aria-label': 'quantity', maxlength: '32' });
+    var q = el('input', { name: 'quantity', placeholder: 'quantity', 'aria-label': 'quantity', maxlength: '32' });
     q.value = quantity || '';
     var min = el('input', { name: 'min', type: 'number', step: 'any', placeholder: 'min', 'aria-label': 'minimum' });
     var max = el('input', { name: 'max', type: 'number', step: 'any', placeholder: 'max', 'aria-label': 'maximum' });
@@ -281,6 +281,7 @@
     form.elements.vendorCommands.checked = d.sharing.vendorCommands;
     form.elements.optIn.checked = d.sharing.loadControl.optIn;
     var limits = form.querySelector('.limits');
+    limits.appendChild(el('p', { class: 'hint' }, 'Limits the utility must respect, e.g. brightness, min 30.'));
     var current = d.sharing.loadControl.limits;
     Object.keys(current).forEach(function (q) { limits.appendChild(limitRow(q, current[q])); });
     limits.appendChild(limitRow('', null));
