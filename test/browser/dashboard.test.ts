@@ -299,12 +299,28 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     await page.click('#node-dialog-login-submit');
     // The tab is registered by the plugin's editor script; show it as the editor's menu would.
     await page.locator('#red-ui-tab-edge-gateway').waitFor({ state: 'attached', timeout: 30_000 });
-    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('edge-gateway'));
+    // The editor may still switch to its own tab while it finishes loading: show ours until it stays.
+    await page.waitForFunction(
+      () => {
+        const sidebar = document.querySelector<HTMLElement>('.edge-gateway-sidebar');
+        if (sidebar && sidebar.offsetParent !== null) return true;
+        (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('edge-gateway');
+        return false;
+      },
+      undefined,
+      { polling: 500, timeout: 30_000 },
+    );
     const sidebar = page.locator('.edge-gateway-sidebar');
     await sidebar.locator('.edge-gateway-device', { hasText: 'hall light' }).waitFor();
     assert.match(await sidebar.innerText(), /lamp-2/);
     assert.equal(await sidebar.locator('a[href="edge-gateway/"]').count(), 1);
     await page.screenshot({ path: join(ARTIFACTS, 'editor-sidebar.png') });
+
+    // The dashboard opened from there uses the editor's login.
+    const dashboard = await context.newPage();
+    await dashboard.goto(`${gw.red.url}/edge-gateway/`);
+    await dashboard.locator('#devices li[data-device="lamp-1"]').waitFor();
+    assert.equal(await dashboard.locator('#login').isVisible(), false, 'no second login');
     await context.close();
   });
 });

@@ -23,8 +23,10 @@
     try {
       var own = JSON.parse(localStorage.getItem(TOKEN_KEY) || 'null');
       if (own && own.access_token && (!own.expires || own.expires > Date.now())) return own.access_token;
-      // Logged in to the editor in this browser: the editor keeps its token here.
-      var editor = JSON.parse(localStorage.getItem('auth-tokens') || 'null');
+      // Logged in to the editor in this browser: the editor keeps its token under "auth-tokens"
+      // plus its path with / as - ("" for an editor at /, "-admin" at /admin/).
+      var editorPath = location.pathname.replace(/edge-gateway\/?$/, '').slice(0, -1);
+      var editor = JSON.parse(localStorage.getItem('auth-tokens' + editorPath.replace(/\//g, '-')) || 'null');
       if (editor && editor.access_token) return editor.access_token;
     } catch (e) { /* unreadable storage: log in again */ }
     return null;
