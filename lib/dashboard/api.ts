@@ -5,6 +5,7 @@
 import type { ProvisioningService } from '../provisioning/types';
 import type { EndpointDirectory } from '../coap/rd/directory';
 import { parseSharingChoices, SharingChoiceError } from '../sharing/parse-choices';
+import { isValidDeviceId } from '../provisioning/topics';
 import { dashboardView, type Source } from './view';
 import type { VendorInfo } from './vendor-catalogue';
 
@@ -22,8 +23,6 @@ export interface ApiReply {
   body: unknown;
 }
 
-/** Device IDs as certificates and MQTT topics can carry them: no topic wildcards, separators or spaces. */
-export const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/;
 export const MAX_LABEL_LENGTH = 64;
 export const NOTICE_LIMIT = 100;
 
@@ -71,7 +70,7 @@ export function getState(ctx: ApiContext, canWrite: boolean): ApiReply {
 export async function postClaim(ctx: ApiContext, body: unknown): Promise<ApiReply> {
   if (!isRecord(body)) return error(400, 'expected a JSON object {id, label?}');
   const id = typeof body.id === 'string' ? body.id.trim() : '';
-  if (!DEVICE_ID.test(id)) return error(400, 'a device ID is 1 to 64 letters, digits and . _ : @ - (starting with a letter or digit)');
+  if (!isValidDeviceId(id)) return error(400, 'a device ID is 1 to 64 letters, digits and . _ : @ - (starting with a letter or digit)');
   let label: string | undefined;
   if (body.label !== undefined && body.label !== '') {
     if (typeof body.label !== 'string' || body.label.length > MAX_LABEL_LENGTH || /[\u0000-\u001f\u007f]/.test(body.label)) {
@@ -85,7 +84,7 @@ export async function postClaim(ctx: ApiContext, body: unknown): Promise<ApiRepl
 }
 
 export async function deleteClaim(ctx: ApiContext, id: string, registryId: unknown): Promise<ApiReply> {
-  if (!DEVICE_ID.test(id)) return error(400, 'not a device ID');
+  if (!isValidDeviceId(id)) return error(400, 'not a device ID');
   const registry = registryFor(ctx, registryId);
   if (isReply(registry)) return registry;
   if (!registry.value.claims().some((c) => c.id === id)) return error(404, `no claim for ${id}`);
@@ -96,7 +95,7 @@ export async function deleteClaim(ctx: ApiContext, id: string, registryId: unkno
 }
 
 export async function putSharing(ctx: ApiContext, id: string, body: unknown): Promise<ApiReply> {
-  if (!DEVICE_ID.test(id)) return error(400, 'not a device ID');
+  if (!isValidDeviceId(id)) return error(400, 'not a device ID');
   let choices;
   try {
     choices = parseSharingChoices(body);
