@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
-import { requirePeer } from '../support/peers';
+import { requirePeer, runPeer } from '../support/peers';
 import { freePort } from '../support/free-port';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { provision } from '../../examples/device-simulator/simulator';
@@ -42,6 +42,7 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
   let pki: TestPki;
   let work: string;
   let tlsUrl: string;
+  let coapPort: number;
   const devices: MqttClient[] = [];
 
   before(async () => {
@@ -51,7 +52,8 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     const camera = join(work, 'qr.y4m');
     writeFileSync(camera, qrY4m('lamp-cam'));
     pki = makeTestPki();
-    const ports = { tls: await freePort(), loopback: await freePort() };
+    const ports = { tls: await freePort(), loopback: await freePort(), coap: await freePort() };
+    coapPort = ports.coap;
     tlsUrl = `mqtts://127.0.0.1:${ports.tls}`;
     gw = await startGateway([], { edgeGateway: { vendorCatalogue: VENDORS } });
     await gw.deploy(gatewayFlow(pki, ports));
@@ -244,7 +246,7 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     await page.context().close();
   });
 
-  test('an unclaimed device trying to connect shows up as a notice with time and reason', async () => {
+  test('an unclaimed device and a mismatched identity show up as notices with time and reason', async () => {
     const page = await loggedIn(OWNER);
     const cert = pki.device('stranger-9');
     const r = await provision({ id: 'stranger-9', cert: cert.cert, key: cert.key, ca: pki.ca.cert, local: tlsUrl });
@@ -253,8 +255,29 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     await notice.waitFor({ timeout: 15_000 });
     assert.match(await notice.innerText(), /Unclaimed device tried to connect/);
     assert.equal(await notice.locator('time[datetime]').count(), 1);
+
+    // A certificate for one device announcing another ID.
+    const other = pki.device('meter-4');
+    const m = await provision({ id: 'meter-5', cert: other.cert, key: other.key, ca: pki.ca.cert, local: tlsUrl });
+    assert.equal(m.mode, 'local');
+    const mismatch = page.locator('#notices li.identity-mismatch');
+    await mismatch.waitFor({ timeout: 15_000 });
+    assert.match(await mismatch.innerText(), /Identity mismatch[\s\S]*meter-4/);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-notices-phone.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  test('an endpoint registered over CoAP (libcoap) appears beside the MQTT devices', async () => {
+    const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
+    const page = await loggedIn(OWNER);
+    const r = await runPeer(coapClient, ['-m', 'post', '-t', '40', '-e', '</light>;rt="light dimmer"', `coap://127.0.0.1:${coapPort}/rd?ep=bulb-7&lt=120&et=acme.bulb`]);
+    assert.equal(r.code, 0, r.stderr);
+    const card = page.locator('#devices li[data-device="bulb-7"]');
+    await card.waitFor({ timeout: 15_000 });
+    const text = await card.innerText();
+    for (const expected of ['CoAP', 'online', 'acme.bulb', 'light, dimmer', 'coap://127.0.0.1']) assert.ok(text.includes(expected), `the card shows "${expected}":\n${text}`);
+    assert.equal(await card.locator('details.sharing').isHidden(), true, 'no sharing choices: CoAP endpoints are not in the provisioning registry');
     await page.context().close();
   });
 

@@ -1,6 +1,6 @@
 /**
- * The flow the browser tests deploy: the embedded broker (TLS for devices, a loopback listener
- * for the flow), device-provisioning, and the data path mqtt in → data-sharing, whose four
+ * The flow the browser tests deploy: a CoAP resource directory, the embedded broker (TLS for
+ * devices, a loopback listener for the flow), device-provisioning, and the data path mqtt in → data-sharing, whose four
  * outputs are recorded and served on GET /sharing-outputs for the test to read.
  */
 import type { TestPki } from '../support/certs';
@@ -13,7 +13,7 @@ export interface RecordedOutput {
   deviceId?: string;
 }
 
-export function gatewayFlow(pki: TestPki, ports: { tls: number; loopback: number }): unknown[] {
+export function gatewayFlow(pki: TestPki, ports: { tls: number; loopback: number; coap: number }): unknown[] {
   const recorder = (id: string, port: RecordedOutput['port'], y: number) => ({
     id,
     type: 'change',
@@ -25,6 +25,8 @@ export function gatewayFlow(pki: TestPki, ports: { tls: number; loopback: number
   });
   return [
     { id: 'tab1', type: 'tab', label: 'gateway' },
+    { id: 'coap1', type: 'coap-endpoint', name: 'gateway CoAP', address: '127.0.0.1', port: ports.coap, family: 'udp4' },
+    { id: 'rd1', type: 'coap-rd', z: 'tab1', name: 'resource directory', endpoint: 'coap1', persist: false, x: 150, y: 360, wires: [[]] },
     { id: 'tls1', type: 'tls-config', name: 'devices', cert: '', key: '', ca: '', certname: '', keyname: '', caname: '', servername: '', verifyservercert: true, credentials: { certdata: pki.server.cert, keydata: pki.server.key, cadata: pki.ca.cert } },
     { id: 'broker1', type: 'gateway-broker', tls: 'tls1', host: '127.0.0.1', port: ports.tls, identityFrom: 'cn', loopback: true, loopbackPort: ports.loopback, persist: false },
     { id: 'prov1', type: 'device-provisioning', z: 'tab1', name: 'home', broker: 'broker1', heartbeat: 30, settings: '', noticeQuiet: 0, persist: false, x: 150, y: 60, wires: [[], []] },
