@@ -55,6 +55,8 @@ interface WindowMeta {
 export class DataSharing {
   private readonly recipients: Recipient[];
   private readonly windows: WindowAggregator<WindowMeta>;
+  /** Set while the window limit refuses readings: one notice per episode, not one per reading. */
+  private full = false;
 
   constructor(private readonly options: DataSharingOptions) {
     this.recipients = [{ kind: 'vendor' }, ...options.thirdParties.map((name): Recipient => ({ kind: 'third-party', name }))];
@@ -103,7 +105,8 @@ export class DataSharing {
         if (this.windows.add(key, level.windowMinutes, meta, msg.payload)) summarised++;
         else {
           refused++;
-          this.notice('window-limit', deviceId, `summary window limit reached: a reading for ${recipientName(recipient)} was not summarised`);
+          if (!this.full) this.notice('window-limit', deviceId, `summary window limit reached: readings for ${recipientName(recipient)} are not summarised until windows close`);
+          this.full = true;
         }
       }
     }
@@ -111,6 +114,7 @@ export class DataSharing {
   }
 
   private windowClosed(meta: WindowMeta, window: ClosedWindow): void {
+    this.full = false;
     // The owner may have changed their mind while the window was open.
     if (!sameLevel(levelFor(this.choices(meta.deviceId), meta.recipient), meta.level)) return;
     const msg: OutMessage = {

@@ -162,6 +162,11 @@ describe('limits', () => {
     const outcome = r.sharing.handle({ deviceId: 'b', payload: 1 });
     assert.deepEqual(outcome, { kind: 'data', deviceId: 'b', raw: 0, summarised: 0, refused: 1 });
     assert.equal(r.routed('notice')[0]?.topic, 'sharing/window-limit');
+    r.sharing.handle({ deviceId: 'b', payload: 2 });
+    assert.equal(r.routed('notice').length, 1, 'one notice while the limit holds, not one per reading');
+    r.timers.advance(3600_000);
+    assert.equal(r.sharing.handle({ deviceId: 'b', payload: 3 }).kind, 'data');
+    assert.equal(r.sharing.openWindows, 1, 'room again once a window closed');
   });
   test('the default limit is 1000 windows', () => {
     const r = rig({});
