@@ -91,6 +91,8 @@ export = function register(RED: NodeAPI): void {
     provisioner.on('provisioned', (record) => this.send([{ topic: 'provisioned', payload: record } as NodeMessage, null]));
     provisioner.on('notice', (notice) => this.send([null, { topic: `notice/${notice.kind}`, payload: notice } as NodeMessage]));
 
+    const heartbeatMs = integerSetting('heartbeat', config.heartbeat, DEFAULT_HEARTBEAT_SECONDS, 5, 86_400) * 1000;
+    const sweeper = setInterval(() => void provisioner.sweep().catch((err: Error) => this.warn(`registry: ${err.message}`)), heartbeatMs);
     let unwire: (() => void) | undefined;
     let closing = false;
     const brokerNode = config.broker ? (RED.nodes.getNode(config.broker) as GatewayBrokerNode | null) : null;
@@ -159,6 +161,7 @@ export = function register(RED: NodeAPI): void {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
+      clearInterval(sweeper);
       unwire?.();
       provisioner.removeAllListeners();
       void attached

@@ -3,6 +3,7 @@
  * the CA in the chosen tls-config node; the gateway's own flows (core mqtt nodes) may use a plain
  * listener on 127.0.0.1, off by default. device-provisioning nodes use it in-process.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { GatewayBrokerNode } from './gateway-broker.types';
@@ -22,6 +23,7 @@ interface GatewayBrokerDef extends NodeDef {
   maxMessageKiB: string | number;
   queueLimit: string | number;
   maxInflight: string | number;
+  crlFile: string;
 }
 
 /** What the tls-config core node offers (see @node-red/nodes core/network/05-tls.js). */
@@ -49,7 +51,17 @@ function readOptions(RED: NodeAPI, node: Node, c: GatewayBrokerDef): GatewayBrok
     if (!material.ca || !material.cert || !material.key) {
       throw new NotConfiguredYet('waiting for the TLS configuration: the CA certificate (for the devices), and the broker certificate and key');
     }
+    const crlFile = (c.crlFile ?? '').trim();
+    let crl: Buffer | undefined;
+    if (crlFile) {
+      try {
+        crl = readFileSync(crlFile);
+      } catch (err) {
+        throw new SettingError(`cannot read the CRL file: ${(err as Error).message}`);
+      }
+    }
     options.tls = {
+      ...(crl ? { crl } : {}),
       port: integerSetting('port', c.port, 8883, 0, 65535),
       host: (c.host ?? '').trim() || '0.0.0.0',
       ca: material.ca as string | Buffer,

@@ -77,6 +77,12 @@ async function tryLocal(o) {
   client.removeAllListeners('error');
   client.on('error', () => undefined);
   if (!outcome.ok) client.end(true);
+  if (outcome.ok && outcome.config && Number(outcome.config.heartbeatSeconds) > 0) {
+    // Heartbeat: the retained status again, so the gateway sees the device alive.
+    const beat = setInterval(() => client.publish(`devices/${topicId}/status`, 'online', { qos: 0, retain: true }), outcome.config.heartbeatSeconds * 1000);
+    beat.unref();
+    client.once('close', () => clearInterval(beat));
+  }
   return outcome;
 }
 

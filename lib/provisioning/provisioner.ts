@@ -207,9 +207,21 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
     const device = this.registry.device(id);
     if (!device || device.state !== 'provisioned') return;
     const online = payload.toString().trim() === 'online';
-    if (device.online === online && !online) return;
-    await this.registry.putDevice({ ...device, online, lastSeen: this.now() });
+    const updated: DeviceRecord = { ...device, online, lastSeen: this.now() };
+    // A heartbeat only moves lastSeen; a change of online state is worth a write of its own.
+    if (device.online === online) return void this.registry.touchDevice(updated);
+    await this.registry.putDevice(updated);
     this.emit('changed');
+  }
+
+  /** Marks offline the devices silent for three heartbeats (a lost will, a broker restart). */
+  async sweep(): Promise<number> {
+    const limit = this.options.now().getTime() - 3 * this.options.heartbeatSeconds * 1000;
+    const silent = this.registry.devices().filter((d) => d.state === 'provisioned' && d.online && Date.parse(d.lastSeen ?? '') < limit);
+    if (silent.length === 0) return 0;
+    await Promise.all(silent.map((d) => this.registry.putDevice({ ...d, online: false })));
+    this.emit('changed');
+    return silent.length;
   }
 
   private async refuse(id: string, code: RejectCode, kind: NoticeKind, reason: string, detail?: Record<string, string>): Promise<void> {

@@ -130,6 +130,11 @@ export class DeviceRegistry {
     return this.save();
   }
 
+  /** Soft state (lastSeen of a heartbeat): kept in memory, written with the next real change. */
+  touchDevice(device: DeviceRecord): void {
+    this.devicesById.set(device.id, device);
+  }
+
   removeDevice(id: string): Promise<void> {
     this.devicesById.delete(id);
     return this.save();

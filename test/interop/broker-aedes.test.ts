@@ -8,6 +8,16 @@ import mqtt from 'mqtt';
 import { GatewayBroker, type BrokerRefusal, type GatewayBrokerOptions } from '../../lib/provisioning/broker/gateway-broker';
 import { makeTestPki, type TestPki } from '../support/certs';
 
+/** How a connection attempt ends: MQTT.js's connectAsync waits forever when the server just closes. */
+function attempt(url: string, options: mqtt.IClientOptions): Promise<string> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, ...options });
+  return new Promise<string>((resolve) => {
+    client.once('connect', () => resolve('connected'));
+    client.once('error', (err) => resolve(`error: ${err.message}`));
+    client.once('close', () => resolve('closed'));
+  }).finally(() => client.end(true));
+}
+
 describe('gateway broker', () => {
   let pki: TestPki;
   let dir: string;
@@ -93,13 +103,35 @@ describe('gateway broker', () => {
     broker.on('refused', (r) => refusals.push(r));
     try {
       const first = await device(broker, 'big-1');
-      await assert.rejects(device(broker, 'big-2'));
+      const second = pki.device('big-2');
+      assert.match(await attempt(`mqtts://127.0.0.1:${broker.tlsAddress?.port}`, { ca: pki.ca.cert, cert: second.cert, key: second.key }), /error: .*Server unavailable/);
       assert.ok(refusals.some((r) => r.kind === 'limit' && /more than 1 clients/.test(r.reason)));
       const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
       first.publish('devices/big-1/telemetry', Buffer.alloc(2048), { qos: 0 });
       await closed;
       assert.ok(refusals.some((r) => r.kind === 'limit' && /2048 bytes/.test(r.reason)));
       first.end(true);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  test('a certificate on the CRL is refused and reported as revoked', async () => {
+    const revoked = pki.device('crl-1');
+    const fine = pki.device('crl-2');
+    const crl = pki.revoke(revoked);
+    const broker = new GatewayBroker({ tls: { port: 0, host: '127.0.0.1', ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, crl } });
+    await broker.start();
+    const refusals: BrokerRefusal[] = [];
+    broker.on('refused', (r) => refusals.push(r));
+    try {
+      const url = `mqtts://127.0.0.1:${broker.tlsAddress?.port}`;
+      assert.equal(await attempt(url, { ca: pki.ca.cert, cert: revoked.cert, key: revoked.key }), 'closed');
+      assert.deepEqual(
+        refusals.map((r) => [r.kind, r.identity, r.detail.error]),
+        [['certificate-revoked', 'crl-1', 'CERT_REVOKED']],
+      );
+      assert.equal(await attempt(url, { ca: pki.ca.cert, cert: fine.cert, key: fine.key }), 'connected');
     } finally {
       await broker.close();
     }

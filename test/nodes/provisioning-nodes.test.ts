@@ -1,6 +1,8 @@
 /** gateway-broker + device-provisioning in a flow: claims by message, outputs, the service for other nodes. */
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, waitForStatus, collect } from '../support/flow-runtime';
 import { makeTestPki, type TestPki } from '../support/certs';
@@ -10,11 +12,11 @@ import type { DeviceProvisioningNode } from '../../nodes/device-provisioning.typ
 
 const nodes = [coreNode('network/05-tls'), packageNode('gateway-broker'), packageNode('device-provisioning'), coreNode('common/24-complete'), coreNode('common/25-catch')];
 
-function flow(prov: Record<string, unknown> = {}): FlowNode[] {
+function flow(prov: Record<string, unknown> = {}, broker: Record<string, unknown> = {}): FlowNode[] {
   return [
     { id: 'tab', type: 'tab' },
     { id: 'gwTls', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true },
-    { id: 'gwBroker', type: 'gateway-broker', tls: 'gwTls', host: '127.0.0.1', port: 0, identityFrom: 'cn', loopback: false, persist: false },
+    { id: 'gwBroker', type: 'gateway-broker', tls: 'gwTls', host: '127.0.0.1', port: 0, identityFrom: 'cn', loopback: false, persist: false, ...broker },
     { id: 'prov', type: 'device-provisioning', z: 'tab', broker: 'gwBroker', heartbeat: 30, settings: '{"reportEvery": 15}', noticeQuiet: 0, persist: false, wires: [['provisioned'], ['notices']], ...prov },
     { id: 'provisioned', type: 'helper', z: 'tab' },
     { id: 'notices', type: 'helper', z: 'tab' },
@@ -38,8 +40,8 @@ describe('gateway-broker and device-provisioning nodes', () => {
   after(() => pki.remove());
   afterEach(() => helper.unload());
 
-  const load = async (prov: Record<string, unknown> = {}) => {
-    await helper.load(nodes, flow(prov), { gwTls: { certdata: pki.server.cert, keydata: pki.server.key, cadata: pki.ca.cert } });
+  const load = async (prov: Record<string, unknown> = {}, broker: Record<string, unknown> = {}) => {
+    await helper.load(nodes, flow(prov, broker), { gwTls: { certdata: pki.server.cert, keydata: pki.server.key, cadata: pki.ca.cert } });
     const brokerNode = helper.getNode('gwBroker') as unknown as GatewayBrokerNode;
     const state = await brokerNode.ready;
     assert.equal(state.kind, 'running', JSON.stringify(state));
@@ -80,6 +82,29 @@ describe('gateway-broker and device-provisioning nodes', () => {
     await until(() => notices.length === 1, 'output 2 sends the notice');
     assert.equal(notices[0]?.topic, 'notice/unclaimed');
     assert.equal(notices[0]?.payload.deviceId, 'plug-2');
+  });
+
+  test('a certificate on the CRL file is refused, and the owner is told it was revoked', async () => {
+    const revoked = pki.device('plug-9');
+    const crlFile = join(pki.dir, 'node-test.crl');
+    writeFileSync(crlFile, pki.revoke(revoked));
+    const url = await load({}, { crlFile });
+    const prov = helper.getNode('prov');
+    prov.receive({ topic: 'claim', payload: 'plug-9' });
+    const notices = collect('notices') as Array<{ topic: string; payload: { deviceId: string } }>;
+    const r = await provision({ id: 'plug-9', cert: revoked.cert, key: revoked.key, ca: pki.ca.cert, local: url });
+    assert.equal(r.mode, 'local');
+    await until(() => notices.length === 1, 'output 2 sends the notice');
+    assert.equal(notices[0]?.topic, 'notice/certificate-revoked');
+    assert.equal(notices[0]?.payload.deviceId, 'plug-9');
+  });
+
+  test('an unreadable CRL file stops the broker with a reason', async () => {
+    await helper.load(nodes, flow({}, { crlFile: '/nonexistent/ca.crl' }), { gwTls: { certdata: pki.server.cert, keydata: pki.server.key, cadata: pki.ca.cert } });
+    const state = await (helper.getNode('gwBroker') as unknown as GatewayBrokerNode).ready;
+    assert.equal(state.kind, 'failed');
+    assert.match(state.kind === 'failed' ? state.text : '', /cannot read the CRL file/);
+    await waitForStatus(helper.getNode('prov'), (s) => s.fill === 'red' && /CRL/.test(String(s.text)));
   });
 
   test('CSV import claims many; bad lines are reported, and unknown commands fail the message', async () => {

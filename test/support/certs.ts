@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePeer } from './peers';
@@ -25,6 +25,8 @@ export interface TestPki {
   device(id: string, options?: { expired?: boolean; san?: string }): CertPair;
   /** Many device certificates at once (openssl runs in parallel), for benchmarks. */
   devices(ids: readonly string[], parallel?: number): Promise<CertPair[]>;
+  /** Revokes certificates and returns the CA's CRL (PEM) listing every one revoked so far. */
+  revoke(...pairs: CertPair[]): string;
   /** A certificate from a different, untrusted CA. */
   stranger(id: string): CertPair;
   remove(): void;
@@ -85,6 +87,18 @@ export function makeTestPki(): TestPki {
       };
       await Promise.all(Array.from({ length: parallel }, worker));
       return out;
+    },
+    revoke(...pairs) {
+      const cnf = join(dir, 'ca.cnf');
+      if (!existsSync(cnf)) {
+        writeFileSync(join(dir, 'index.txt'), '');
+        writeFileSync(join(dir, 'crlnumber'), '01\n');
+        writeFileSync(cnf, `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(dir, 'index.txt')}\ncrlnumber = ${join(dir, 'crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 2\n`);
+      }
+      const ca = ['-config', cnf, '-keyfile', join(dir, 'ca.key'), '-cert', join(dir, 'ca.crt')];
+      for (const p of pairs) run(openssl, ['ca', ...ca, '-revoke', p.certFile]);
+      run(openssl, ['ca', ...ca, '-gencrl', '-out', join(dir, 'ca.crl')]);
+      return readFileSync(join(dir, 'ca.crl'), 'utf8');
     },
     stranger(id) {
       if (!strangerCa) selfSigned('stranger-ca', 'someone else');

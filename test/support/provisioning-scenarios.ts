@@ -117,6 +117,7 @@ export function provisioningScenarios(world: () => BrokerWorld): void {
     assert.equal(r.mode, 'local');
     assert.ok(r.local.error);
     assert.equal(w.provisioner.device('lamp-5'), undefined);
+    if (w.seesTransport) assert.match((await waitForNotice(w.provisioner, 'identity-mismatch', 'lamp-5')).reason, /does not trust/);
   });
 
   test('a device neither hears nor reaches another device\'s topics', async () => {
@@ -176,6 +177,26 @@ export function provisioningScenarios(world: () => BrokerWorld): void {
     const back = await provision(device('lamp-8', w.pki.device('lamp-8')));
     assert.ok(back.mode === 'provisioned');
     back.client.end(true);
+  });
+
+  test('a provisioned device is online; when it drops off, its last will marks it offline', async () => {
+    const w = world();
+    await w.provisioner.claim('lamp-10', 'flow');
+    const r = await provision(device('lamp-10', w.pki.device('lamp-10')));
+    assert.ok(r.mode === 'provisioned');
+    assert.equal(w.provisioner.device('lamp-10')?.online, true);
+    const offline = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (w.provisioner.device('lamp-10')?.online !== false) return;
+        w.provisioner.off('changed', check);
+        resolve();
+      };
+      w.provisioner.on('changed', check);
+    });
+    r.client.stream.destroy(); // no DISCONNECT: the broker publishes the will
+    await offline;
+    r.client.end(true);
+    assert.ok(w.provisioner.device('lamp-10')?.lastSeen);
   });
 
   test('a revoked device is disconnected and refused from then on', async () => {

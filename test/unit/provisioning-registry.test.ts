@@ -104,3 +104,25 @@ test('claim refuses what is not a device ID; setSharing and deprovision refuse u
   await assert.rejects(p.setSharing('nobody', DEFAULT_SHARING), /no device/);
   await assert.rejects(p.deprovision('nobody'), /no device/);
 });
+
+test('heartbeats keep a device online in memory; three missed heartbeats mark it offline', async (t) => {
+  const file = join(tempDir(t), 'devices.json');
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const p = new Provisioner(new DeviceRegistry(file), { heartbeatSeconds: 10, now: () => new Date(now) });
+  await p.claim('hb-1', 'flow');
+  await p.handle('provisioning/hb-1/hello', Buffer.from(JSON.stringify({ id: 'hb-1', firmware: '1' })));
+  now += 25_000;
+  await p.handle('devices/hb-1/status', Buffer.from('online'));
+  assert.equal(p.device('hb-1')?.lastSeen, new Date(now).toISOString());
+  assert.equal(await p.sweep(), 0);
+  now += 29_000;
+  assert.equal(await p.sweep(), 0, 'not yet three heartbeats');
+  now += 2_000;
+  assert.equal(await p.sweep(), 1);
+  assert.equal(p.device('hb-1')?.online, false);
+  assert.equal(new DeviceRegistry(file).device('hb-1')?.state, 'provisioned', 'the offline change was written');
+  await p.handle('devices/hb-1/status', Buffer.from('online'));
+  assert.equal(p.device('hb-1')?.online, true);
+  await p.handle('devices/unknown-1/status', Buffer.from('online'));
+  assert.equal(p.device('unknown-1'), undefined, 'status of a device that is not provisioned is ignored');
+});

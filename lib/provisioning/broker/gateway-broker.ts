@@ -98,14 +98,13 @@ export class GatewayBroker extends EventEmitter<GatewayBrokerEvents> {
       maxClientsIdLength: 128,
     });
     this.aedes = aedes;
-    aedes.preConnect = (_client, _packet, done) => {
-      if (aedes.connectedClients < o.maxClients) return done(null, true);
-      this.emit('refused', { kind: 'limit', identity: '', reason: `more than ${o.maxClients} clients`, detail: {} });
-      done(null, false);
-    };
     aedes.authenticate = (client, _username, _password, done) => {
       const identity = this.identities.get(client.conn);
       if (identity === undefined) return done(null, false);
+      if (aedes.connectedClients >= o.maxClients) {
+        this.emit('refused', { kind: 'limit', identity: identity === LOCAL ? 'local' : identity, reason: `more than ${o.maxClients} clients`, detail: {} });
+        return done(Object.assign(new Error('too many clients'), { returnCode: 3 }), false); // CONNACK 3: server unavailable
+      }
       if (identity !== LOCAL && this.isRevoked(identity)) {
         this.emit('refused', { kind: 'revoked-device', identity, reason: `revoked device ${identity} tried to connect`, detail: { address: remote(client) } });
         return done(Object.assign(new Error('revoked'), { returnCode: 5 }), false);
