@@ -8,6 +8,7 @@ import { realTimers } from '../lib/sharing/timers';
 import { parseNameList } from '../lib/sharing/names';
 import { integerSetting, refuseToStart, SettingError } from './settings';
 import { provisioningService } from './dashboard/services';
+import type { ProvisioningService } from '../lib/provisioning/types';
 
 interface DataSharingDef extends NodeDef {
   provisioning: string;
@@ -30,6 +31,8 @@ export = function register(RED: NodeAPI): void {
       return;
     }
 
+    const findService = (): ProvisioningService | undefined => provisioningService(RED, config.provisioning || undefined);
+    let service: ProvisioningService | undefined;
     const counts = { vendor: 0, thirdParty: 0, refused: 0 };
     let sendNow: (msgs: Array<NodeMessage | null>) => void = (msgs) => this.send(msgs);
     const showCounts = (): void => {
@@ -38,7 +41,8 @@ export = function register(RED: NodeAPI): void {
     };
 
     const sharing = new DataSharing({
-      choicesOf: (id) => provisioningService(RED, config.provisioning || undefined)?.device(id)?.sharing,
+      // Found once per input message (flows are redeployed under us), and afresh when a window closes.
+      choicesOf: (id) => (service ?? findService())?.device(id)?.sharing,
       thirdParties,
       maxWindows,
       timers: realTimers,
@@ -50,6 +54,7 @@ export = function register(RED: NodeAPI): void {
         const out: Array<NodeMessage | null> = [null, null, null, null];
         out[OUTPUT[route]] = msg as NodeMessage;
         sendNow(out);
+        if (service === undefined && route !== 'notice') showCounts(); // a summary window closed
       },
     });
 
@@ -58,7 +63,8 @@ export = function register(RED: NodeAPI): void {
     this.status(initial);
 
     this.on('input', (msg: NodeMessage, send: (msgs: Array<NodeMessage | null>) => void, done: (err?: Error) => void) => {
-      if (!provisioningService(RED, config.provisioning || undefined)) {
+      service = findService();
+      if (!service) {
         // Without the registry there are no choices: nothing passes (the default), and the owner is told once.
         this.status({ fill: 'yellow', shape: 'ring', text: 'no device-provisioning node: nothing shared' });
         if (!warnedNoService) this.warn('no device-provisioning node found: every device gets the default choices (nothing shared, no vendor commands)');
@@ -70,9 +76,11 @@ export = function register(RED: NodeAPI): void {
         outcome = sharing.handle(msg as unknown as OutMessage);
       } finally {
         sendNow = (msgs) => this.send(msgs);
+        const found = service;
+        service = undefined;
+        if (found) showCounts();
       }
       if (outcome.kind === 'no-device') return done(new Error('no device: set msg.deviceId or use a devices/<id>/... topic'));
-      if (provisioningService(RED, config.provisioning || undefined)) showCounts();
       done();
     });
 
