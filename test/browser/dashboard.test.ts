@@ -312,6 +312,19 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     await page.context().close();
   });
 
+  test('a pending claim can be cancelled', async () => {
+    const page = await loggedIn(OWNER);
+    await page.fill('#claim-id', 'plug-tmp');
+    await page.click('#claim-submit');
+    const claim = page.locator('#claims li[data-claim="plug-tmp"]');
+    await claim.waitFor();
+    await claim.locator('button', { hasText: 'Cancel' }).click();
+    await claim.waitFor({ state: 'detached' });
+    const state = (await (await fetch(`${gw.red.url}/edge-gateway/api/state`, { headers: { Authorization: `Bearer ${await gw.token(OWNER)}` } })).json()) as { claims: Array<{ id: string }> };
+    assert.equal(state.claims.some((c) => c.id === 'plug-tmp'), false);
+    await page.context().close();
+  });
+
   test("the editor's gateway sidebar tab lists the devices and links to the dashboard", async () => {
     const context = await browser.newContext({ viewport: DESKTOP });
     const page = await context.newPage();
