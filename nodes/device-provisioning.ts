@@ -5,10 +5,12 @@
  * data sharing, load control) use `service`, a ProvisioningService.
  */
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DeviceRegistry } from '../lib/provisioning/registry';
-import { Provisioner, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_NOTICE_QUIET_SECONDS } from '../lib/provisioning/provisioner';
+import { Provisioner, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_MAX_NOTICES_PER_MINUTE, DEFAULT_NOTICE_QUIET_SECONDS } from '../lib/provisioning/provisioner';
 import { MqttBus } from '../lib/provisioning/mqtt-bus';
+import { MosquittoAcl } from '../lib/provisioning/mosquitto-acl';
 import { wireBrokerToProvisioner } from '../lib/provisioning/broker/wire';
 import { parseClaimsCsv } from '../lib/provisioning/csv';
 import { integerSetting, refuseToStart, SettingError } from './settings';
@@ -24,6 +26,9 @@ interface DeviceProvisioningDef extends NodeDef {
   settings: string;
   noticeQuiet: string | number;
   persist: boolean;
+  aclFile: string;
+  pidFile: string;
+  maxNotices: string | number;
 }
 
 interface TlsConfigNode extends Node {
@@ -67,6 +72,8 @@ export = function register(RED: NodeAPI): void {
         settings: readDeviceSettings(config.settings),
         noticeQuietSeconds: integerSetting('notice quiet time', config.noticeQuiet, DEFAULT_NOTICE_QUIET_SECONDS, 0, 86_400),
         onError: (err) => this.warn(`provisioning message not handled: ${err.message}`),
+        maxNoticesPerMinute: integerSetting('max notices per minute', config.maxNotices, DEFAULT_MAX_NOTICES_PER_MINUTE, 1, 10_000),
+        onNoticesSuppressed: (n) => this.warn(`${n} owner notice(s) dropped: more than the limit per minute`),
       });
     } catch (err) {
       if (!(err instanceof SettingError)) throw err;
@@ -91,8 +98,6 @@ export = function register(RED: NodeAPI): void {
     provisioner.on('provisioned', (record) => this.send([{ topic: 'provisioned', payload: record } as NodeMessage, null]));
     provisioner.on('notice', (notice) => this.send([null, { topic: `notice/${notice.kind}`, payload: notice } as NodeMessage]));
 
-    const heartbeatMs = integerSetting('heartbeat', config.heartbeat, DEFAULT_HEARTBEAT_SECONDS, 5, 86_400) * 1000;
-    const sweeper = setInterval(() => void provisioner.sweep().catch((err: Error) => this.warn(`registry: ${err.message}`)), heartbeatMs);
     let unwire: (() => void) | undefined;
     let closing = false;
     const brokerNode = config.broker ? (RED.nodes.getNode(config.broker) as GatewayBrokerNode | null) : null;
@@ -108,6 +113,7 @@ export = function register(RED: NodeAPI): void {
           if (state.kind !== 'running') return setConnection(`broker: ${state.text}`);
           unwire = wireBrokerToProvisioner(brokerNode.broker, provisioner);
           await provisioner.attach(brokerNode.broker.bus());
+          if (closing) return provisioner.detach();
           setConnection('connected');
         });
       }
@@ -119,7 +125,18 @@ export = function register(RED: NodeAPI): void {
       }
       const tlsNode = config.tls ? (RED.nodes.getNode(config.tls) as TlsConfigNode | null) : null;
       const tlsOptions = tlsNode ? tlsNode.addTLSOptions({}) : {};
-      const bus = new MqttBus(url, { ...tlsOptions, clientId: (config.clientId ?? '').trim() || `edge-gateway-provisioning-${this.id}` });
+      let acl: MosquittoAcl | undefined;
+      const aclFile = (config.aclFile ?? '').trim();
+      if (aclFile) {
+        // The gateway's own user in the ACL is its certificate's CN, as use_identity_as_username makes it.
+        const cn = tlsOptions.cert ? /^CN=(.+)$/m.exec(new X509Certificate(tlsOptions.cert as string | Buffer).subject)?.[1] : undefined;
+        if (!cn) {
+          refuseToStart(this, 'device-provisioning', 'a mosquitto ACL file needs the gateway\'s client certificate (TLS) to name the gateway user');
+          return;
+        }
+        acl = new MosquittoAcl({ aclFile, gatewayUser: cn, ...((config.pidFile ?? '').trim() ? { pidFile: config.pidFile.trim() } : {}) });
+      }
+      const bus = new MqttBus(url, { ...tlsOptions, clientId: (config.clientId ?? '').trim() || `edge-gateway-provisioning-${this.id}` }, acl);
       bus.on('connected', () => setConnection('connected'));
       let lastProblem = '';
       bus.on('offline', (reason) => {
@@ -130,6 +147,8 @@ export = function register(RED: NodeAPI): void {
       attached = provisioner.attach(bus);
     }
     attached.catch((err: Error) => setConnection(`broker: ${err.message}`));
+    const heartbeatMs = integerSetting('heartbeat', config.heartbeat, DEFAULT_HEARTBEAT_SECONDS, 5, 86_400) * 1000;
+    const sweeper = setInterval(() => void provisioner.sweep().catch((err: Error) => this.warn(`registry: ${err.message}`)), heartbeatMs);
 
     this.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => {
       const command = String(msg.topic ?? '');
@@ -164,9 +183,9 @@ export = function register(RED: NodeAPI): void {
       clearInterval(sweeper);
       unwire?.();
       provisioner.removeAllListeners();
-      void attached
-        .catch(() => undefined)
-        .then(() => provisioner.detach())
+      // Not waiting for the first connection: an unreachable broker must not hold up a redeploy.
+      void provisioner
+        .detach()
         .catch(() => undefined)
         .finally(() => done());
     });

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { ProvisioningBus } from './provisioner';
+import type { MosquittoAcl } from './mosquitto-acl';
 
 export interface MqttBusEvents {
   connected: [];
@@ -14,7 +15,8 @@ export interface MqttBusEvents {
 export class MqttBus extends EventEmitter<MqttBusEvents> implements ProvisioningBus {
   private readonly client: MqttClient;
 
-  constructor(url: string, options: IClientOptions) {
+  /** `acl`: the mosquitto ACL file the gateway keeps, for revocation at the broker. */
+  constructor(url: string, options: IClientOptions, private readonly acl?: MosquittoAcl) {
     super();
     this.client = mqtt.connect(url, { reconnectPeriod: 2000, connectTimeout: 10_000, ...options });
     this.client.on('connect', () => this.emit('connected'));
@@ -34,6 +36,10 @@ export class MqttBus extends EventEmitter<MqttBusEvents> implements Provisioning
 
   async publish(topic: string, payload: string, options: { retain?: boolean } = {}): Promise<void> {
     await this.client.publishAsync(topic, payload, { qos: 1, retain: options.retain === true });
+  }
+
+  async refuse(revokedIds: readonly string[]): Promise<void> {
+    await this.acl?.update(revokedIds);
   }
 
   async close(): Promise<void> {

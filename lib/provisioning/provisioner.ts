@@ -20,6 +20,8 @@ export interface ProvisioningBus {
   publish(topic: string, payload: string, options?: { retain?: boolean }): Promise<void>;
   /** Drops the live connection of a device, where the broker lets the gateway do that. */
   disconnect?(id: string): void;
+  /** Tells the broker the whole set of revoked device IDs, where it keeps its own list (mosquitto ACL). */
+  refuse?(revokedIds: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,12 +32,17 @@ export interface ProvisionerOptions {
   /** The same notice (kind and device) is raised at most once in this many seconds. */
   noticeQuietSeconds?: number;
   now?: () => Date;
+  /** At most this many notices per minute in all; an outsider can invent certificate names. */
+  maxNoticesPerMinute?: number;
   /** A message that could not be handled (a registry write failed); the provisioner carries on. */
   onError?: (err: Error) => void;
+  /** Notices were dropped over the per-minute limit (called once per minute that had some). */
+  onNoticesSuppressed?: (count: number) => void;
 }
 
 export const DEFAULT_HEARTBEAT_SECONDS = 60;
 export const DEFAULT_NOTICE_QUIET_SECONDS = 60;
+export const DEFAULT_MAX_NOTICES_PER_MINUTE = 30;
 const MAX_QUIET_ENTRIES = 10_000;
 
 export class ProvisioningError extends Error {}
@@ -43,6 +50,7 @@ export class ProvisioningError extends Error {}
 export class Provisioner extends EventEmitter<ProvisioningEvents> implements ProvisioningService {
   private bus: ProvisioningBus | undefined;
   private readonly lastNotice = new Map<string, number>();
+  private noticeWindow = { start: 0, count: 0, suppressed: 0 };
   private readonly options: Required<ProvisionerOptions>;
 
   constructor(
@@ -55,7 +63,9 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
       settings: options.settings ?? {},
       noticeQuietSeconds: options.noticeQuietSeconds ?? DEFAULT_NOTICE_QUIET_SECONDS,
       now: options.now ?? (() => new Date()),
+      maxNoticesPerMinute: options.maxNoticesPerMinute ?? DEFAULT_MAX_NOTICES_PER_MINUTE,
       onError: options.onError ?? (() => undefined),
+      onNoticesSuppressed: options.onNoticesSuppressed ?? (() => undefined),
     };
   }
 
@@ -65,6 +75,11 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
     await bus.subscribe(GATEWAY_SUBSCRIPTIONS, (topic, payload) => {
       this.handle(topic, payload).catch((err: Error) => this.options.onError(err));
     });
+    await this.syncRefusals();
+  }
+
+  private async syncRefusals(): Promise<void> {
+    await this.bus?.refuse?.(this.registry.devices().filter((d) => d.state === 'revoked').map((d) => d.id));
   }
 
   async detach(): Promise<void> {
@@ -105,13 +120,16 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
       writes.push(this.registry.putDevice({ ...device, state, ...(claim.label ? { label: claim.label } : {}) }));
     }
     await Promise.all(writes);
+    if (device?.state === 'revoked') await this.syncRefusals();
     this.emit('changed');
     return claim;
   }
 
   async unclaim(id: string): Promise<void> {
-    if (this.registry.device(id)?.state === 'provisioned') await this.tellDeprovision(id, 'the owner removed the claim');
+    const state = this.registry.device(id)?.state;
+    if (state === 'provisioned') await this.tellDeprovision(id, 'the owner removed the claim');
     await Promise.all([this.registry.removeClaim(id), this.registry.removeDevice(id)]);
+    if (state === 'revoked') await this.syncRefusals();
     this.emit('changed');
   }
 
@@ -139,6 +157,7 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
     await Promise.all([this.registry.putDevice({ ...device, state: 'revoked', online: false }), this.registry.removeClaim(id)]);
     await this.publish(provisioningTopic(id, 'rejected'), { code: 'revoked', reason: 'the owner revoked this device' });
     this.bus?.disconnect?.(id);
+    await this.syncRefusals();
     this.emit('changed');
   }
 
@@ -236,10 +255,25 @@ export class Provisioner extends EventEmitter<ProvisioningEvents> implements Pro
     if (last !== undefined && nowMs - last < this.options.noticeQuietSeconds * 1000) return;
     if (this.lastNotice.size >= MAX_QUIET_ENTRIES) this.lastNotice.clear();
     this.lastNotice.set(key, nowMs);
+    if (!this.withinNoticeRate(nowMs)) return;
     const notice: Notice = { kind, deviceId: deviceId.slice(0, 128), at: this.now(), reason, ...(detail && Object.keys(detail).length ? { detail } : {}) };
     await this.registry.addNotice(notice);
     this.emit('notice', notice);
     this.emit('changed');
+  }
+
+  private withinNoticeRate(nowMs: number): boolean {
+    const w = this.noticeWindow;
+    if (nowMs - w.start >= 60_000) {
+      if (w.suppressed > 0) this.options.onNoticesSuppressed(w.suppressed);
+      this.noticeWindow = { start: nowMs, count: 0, suppressed: 0 };
+    }
+    if (this.noticeWindow.count >= this.options.maxNoticesPerMinute) {
+      this.noticeWindow.suppressed++;
+      return false;
+    }
+    this.noticeWindow.count++;
+    return true;
   }
 
   private async tellDeprovision(id: string, reason: string): Promise<void> {

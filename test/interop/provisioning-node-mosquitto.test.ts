@@ -1,6 +1,7 @@
 /** The device-provisioning node as a client of a real mosquitto, with its certificate in a tls-config node. */
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { helper, packageNode, coreNode, waitForStatus, collect } from '../support/flow-runtime';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto';
@@ -33,7 +34,7 @@ describe('device-provisioning node with mosquitto', () => {
       [
         { id: 'tab', type: 'tab' },
         { id: 'gwTls', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true },
-        { id: 'prov', type: 'device-provisioning', z: 'tab', broker: '', url: mosquitto.url, tls: 'gwTls', heartbeat: 60, settings: '{}', noticeQuiet: 60, persist: false, wires: [['provisioned'], ['notices']] },
+        { id: 'prov', type: 'device-provisioning', z: 'tab', broker: '', url: mosquitto.url, tls: 'gwTls', heartbeat: 60, settings: '{}', noticeQuiet: 60, persist: false, aclFile: mosquitto.aclFile, pidFile: mosquitto.pidFile, wires: [['provisioned'], ['notices']] },
         { id: 'provisioned', type: 'helper', z: 'tab' },
         { id: 'notices', type: 'helper', z: 'tab' },
       ],
@@ -58,5 +59,15 @@ describe('device-provisioning node with mosquitto', () => {
     await until(() => notices.length === 1, 'output 2');
     assert.equal(notices[0]?.topic, 'notice/unclaimed');
     assert.equal(notices[0]?.payload.deviceId, 'meter-2');
+
+    // Revoking by message rewrites mosquitto's ACL (the gateway user from the certificate's CN) and reloads it.
+    const reloads = () => mosquitto.log().match(/Reloading config/g)?.length ?? 0;
+    const before = reloads();
+    prov.receive({ topic: 'revoke', payload: 'meter-1' });
+    await until(() => reloads() > before, 'mosquitto reloads');
+    const acl = readFileSync(mosquitto.aclFile, 'utf8');
+    assert.match(acl, /^user edge-gateway\ntopic readwrite #$/m);
+    assert.match(acl, /^user meter-1\ntopic deny devices\/meter-1\/#$/m);
+    assert.match(acl, /^pattern readwrite devices\/%u\/#$/m);
   });
 });

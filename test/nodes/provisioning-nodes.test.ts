@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, waitForStatus, collect } from '../support/flow-runtime';
 import { makeTestPki, type TestPki } from '../support/certs';
+import { freePort } from '../support/free-port';
 import { provision } from '../../examples/device-simulator/simulator';
 import type { GatewayBrokerNode } from '../../nodes/gateway-broker.types';
 import type { DeviceProvisioningNode } from '../../nodes/device-provisioning.types';
@@ -123,6 +124,15 @@ describe('gateway-broker and device-provisioning nodes', () => {
     assert.match(messages[0] ?? '', /not a device ID/);
     assert.match(messages[1] ?? '', /unknown command/);
     assert.equal(service.claims().length, 2);
+  });
+
+  test('an unreachable external broker: a red status, and a redeploy is not held up', async () => {
+    const closed = await freePort();
+    await helper.load(nodes, flow({ broker: '', url: `mqtts://127.0.0.1:${closed}`, tls: 'gwTls' }), { gwTls: { certdata: pki.server.cert, keydata: pki.server.key, cadata: pki.ca.cert } });
+    await waitForStatus(helper.getNode('prov'), (s) => s.fill === 'red' && /ECONNREFUSED/.test(String(s.text)));
+    const started = Date.now();
+    await helper.unload();
+    assert.ok(Date.now() - started < 5000, 'close finished without waiting for a connection');
   });
 
   test('bad settings: red status, and messages still complete', async () => {

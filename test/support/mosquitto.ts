@@ -10,12 +10,15 @@ import { userInfo } from 'node:os';
 import { connect } from 'node:net';
 import { requirePeer } from './peers';
 import { freePort } from './free-port';
-import { mosquittoAclPatterns } from '../../lib/provisioning/topics';
+import { renderMosquittoAcl } from '../../lib/provisioning/mosquitto-acl';
 import type { TestPki } from './certs';
 
 export interface Mosquitto {
   readonly url: string;
   readonly port: number;
+  /** The ACL file mosquitto reads (the gateway may rewrite it) and mosquitto's pid file. */
+  readonly aclFile: string;
+  readonly pidFile: string;
   /** What mosquitto logged so far. */
   log(): string;
   stop(): Promise<void>;
@@ -42,7 +45,8 @@ export async function startMosquitto(pki: TestPki, gatewayUser: string): Promise
   const binary = requirePeer('mosquitto', 'mosquitto');
   const port = await freePort();
   const acl = join(pki.dir, `mosquitto-${port}.acl`);
-  writeFileSync(acl, [`user ${gatewayUser}`, 'topic readwrite #', '', ...mosquittoAclPatterns(), ''].join('\n'));
+  writeFileSync(acl, renderMosquittoAcl(gatewayUser, []));
+  const pidFile = join(pki.dir, `mosquitto-${port}.pid`);
   const conf = join(pki.dir, `mosquitto-${port}.conf`);
   writeFileSync(
     conf,
@@ -51,10 +55,12 @@ export async function startMosquitto(pki: TestPki, gatewayUser: string): Promise
       `user ${userInfo().username}`,
       'per_listener_settings false',
       'persistence false',
+      `pid_file ${pidFile}`,
       'log_dest stderr',
       'log_type error',
       'log_type warning',
       'log_type notice',
+      'log_type information', // "Reloading config." on SIGHUP
       `listener ${port} 127.0.0.1`,
       `cafile ${pki.ca.certFile}`,
       `certfile ${pki.server.certFile}`,
@@ -80,6 +86,8 @@ export async function startMosquitto(pki: TestPki, gatewayUser: string): Promise
   return {
     url: `mqtts://127.0.0.1:${port}`,
     port,
+    aclFile: acl,
+    pidFile,
     log,
     stop: () =>
       new Promise((resolve) => {

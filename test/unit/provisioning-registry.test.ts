@@ -88,6 +88,20 @@ test('loading removes temporary files of a writer killed mid-write', (t) => {
   assert.deepEqual(readdirSync(dir).sort(), ['other.json.tmp']);
 });
 
+test('notices in all are limited per minute, so invented certificate names cannot flood the owner', async () => {
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const suppressed: number[] = [];
+  const p = new Provisioner(new DeviceRegistry(undefined), { maxNoticesPerMinute: 3, now: () => new Date(now), onNoticesSuppressed: (n) => suppressed.push(n) });
+  const raised: string[] = [];
+  p.on('notice', (n) => raised.push(n.deviceId));
+  for (let i = 0; i < 10; i++) await p.report('identity-mismatch', `fake-${i}`, 'untrusted');
+  assert.deepEqual(raised, ['fake-0', 'fake-1', 'fake-2']);
+  now += 60_000;
+  await p.report('unclaimed', 'real-1', 'a real one, a minute later');
+  assert.deepEqual(raised.at(-1), 'real-1');
+  assert.deepEqual(suppressed, [7]);
+});
+
 test('an unreadable file is moved aside and the registry starts empty', (t) => {
   const file = join(tempDir(t), 'devices.json');
   writeFileSync(file, '{"version": 1, "claims": [');

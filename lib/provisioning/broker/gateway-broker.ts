@@ -172,8 +172,9 @@ export class GatewayBroker extends EventEmitter<GatewayBrokerEvents> {
     return this.listen(server, t.port, t.host ?? '0.0.0.0');
   }
 
-  private refuseCertificate(socket: TLSSocket, identity: string | undefined, code: string, validTo: string | undefined): void {
-    if (!identity) return; // no certificate at all: a scanner, not a device
+  private refuseCertificate(socket: TLSSocket, fullIdentity: string | undefined, code: string, validTo: string | undefined): void {
+    if (!fullIdentity) return; // no certificate at all: a scanner, not a device
+    const identity = fullIdentity.slice(0, 64); // an untrusted certificate can say anything, at any length
     const kind = classifyCertificateError(code);
     const reason =
       kind === 'certificate-expired'
