@@ -154,6 +154,9 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     const state = (await (await fetch(`${gw.red.url}/edge-gateway/api/state`, { headers: { Authorization: `Bearer ${await gw.token(OWNER)}` } })).json()) as { claims: Array<{ id: string; source: string }> };
     assert.deepEqual(state.claims.find((c) => c.id === 'lamp-qr')?.source, 'dashboard');
 
+    await page.setInputFiles('#scan-file', { name: 'url.png', mimeType: 'image/png', buffer: await qrPng('https://acme.example/claim?id=lamp-url&x=1') });
+    await page.waitForFunction(() => (document.getElementById('claim-id') as HTMLInputElement).value === 'lamp-url');
+
     await page.setInputFiles('#scan-file', { name: 'other.png', mimeType: 'image/png', buffer: await qrPng('not a device id!') });
     await page.locator('#message.error').waitFor();
     assert.match(await page.locator('#message').innerText(), /holds no device ID/);
