@@ -1,5 +1,5 @@
 // Compiles lib/ and nodes/ with tsc, then copies what Node-RED reads beside the .js files:
-// each node's .html, the message catalogues and the icons.
+// each node's .html, the message catalogues, the icons and the dashboard plugin's files.
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,3 +20,6 @@ for (const f of readdirSync(join(root, 'nodes'))) {
 }
 cpSync(join(root, 'nodes', 'locales'), join(out, 'locales'), { recursive: true });
 cpSync(join(root, 'icons'), join(out, 'icons'), { recursive: true });
+// The dashboard plugin: its editor .html and the page it serves.
+cpSync(join(root, 'nodes', 'dashboard', 'plugin.html'), join(out, 'dashboard', 'plugin.html'));
+cpSync(join(root, 'nodes', 'dashboard', 'page'), join(out, 'dashboard', 'page'), { recursive: true });
