@@ -33,12 +33,17 @@ const nodes = [
   coreNode('function/10-function'),
   coreNode('common/21-debug'),
   coreNode('common/90-comment'),
+  coreNode('network/05-tls'),
+  packageNode('gateway-broker'),
+  packageNode('device-provisioning'),
 ];
 
 function exampleFlow(): FlowNode[] {
   const flow = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'edge gateway.json'), 'utf8')) as FlowNode[];
   // Loopback and a free port, so the test never meets a gateway already running on 5683.
-  return flow.map((n) => (n.type === 'coap-endpoint' ? { ...n, address: '127.0.0.1', port: 0 } : n));
+  return flow.map((n) =>
+    n.type === 'coap-endpoint' ? { ...n, address: '127.0.0.1', port: 0 } : n.type === 'gateway-broker' ? { ...n, host: '127.0.0.1', port: 0 } : n,
+  );
 }
 
 describe('libcoap coap-client against the example flow', () => {
@@ -106,6 +111,15 @@ describe('libcoap coap-client against the example flow', () => {
     } finally {
       server.kill();
     }
+  });
+
+  test('imported without certificates (not through npm start), the broker waits for them and CoAP is unaffected', async () => {
+    const broker = helper.getNode('eg.broker') as unknown as { ready: Promise<{ kind: string; text?: string }> };
+    const state = await broker.ready;
+    assert.equal(state.kind, 'failed');
+    assert.match(state.text ?? '', /waiting for the TLS configuration/);
+    const r = await runPeer(coapClient, ['-m', 'get', `coap://127.0.0.1:${port}/hello`]);
+    assert.equal(r.stdout.trim(), 'Hello from the edge gateway');
   });
 
   test('a non-confirmable request is answered too', async () => {

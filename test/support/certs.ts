@@ -3,19 +3,15 @@
  * for 127.0.0.1/localhost, and device certificates (valid, expired, from another CA). No key is
  * ever committed.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePeer } from './peers';
+import { caArgs, issueArgs, readPair, runOpenssl, type CertPair } from '../../scripts/demo-pki';
 
-export interface CertPair {
-  readonly cert: string; // PEM
-  readonly key: string; // PEM
-  readonly certFile: string;
-  readonly keyFile: string;
-}
+export type { CertPair };
 
 export interface TestPki {
   readonly dir: string;
@@ -32,36 +28,21 @@ export interface TestPki {
   remove(): void;
 }
 
-function run(openssl: string, args: string[]): void {
-  execFileSync(openssl, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 const runAsync = promisify(execFile);
 
 export function makeTestPki(): TestPki {
   const openssl = requirePeer('openssl', 'openssl');
   const dir = mkdtempSync(join(tmpdir(), 'edge-gateway-pki-'));
   let serial = 1;
-  const pair = (name: string): CertPair => {
-    const certFile = join(dir, `${name}.crt`);
-    const keyFile = join(dir, `${name}.key`);
-    return { certFile, keyFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
-  };
   const selfSigned = (name: string, cn: string): CertPair => {
-    run(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-subj', `/CN=${cn}`, '-days', '2']);
-    return pair(name);
+    runOpenssl(openssl, caArgs(dir, name, cn, 2));
+    return readPair(dir, name);
   };
-  const issueArgs = (issuer: string, name: string, cn: string, days: number, san: string): string[][] => {
-    const ext = join(dir, `${name}.ext`);
-    writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-    return [
-      ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-subj', `/CN=${cn}`],
-      ['x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', join(dir, `${issuer}.crt`), '-CAkey', join(dir, `${issuer}.key`), '-set_serial', String(serial++), '-out', join(dir, `${name}.crt`), '-days', String(days), '-extfile', ext],
-    ];
-  };
+  const issueWith = (issuer: string, name: string, cn: string, days: number, san: string): string[][] =>
+    issueArgs(dir, issuer, name, { cn, days, san, serial: serial++ });
   const issue = (issuer: string, name: string, cn: string, days: number, san: string): CertPair => {
-    for (const args of issueArgs(issuer, name, cn, days, san)) run(openssl, args);
-    return pair(name);
+    runOpenssl(openssl, issueWith(issuer, name, cn, days, san));
+    return readPair(dir, name);
   };
   const ca = selfSigned('ca', 'edge-gateway test CA');
   const server = issue('ca', 'server', 'localhost', 2, 'DNS:localhost,IP:127.0.0.1,IP:::1');
@@ -81,8 +62,8 @@ export function makeTestPki(): TestPki {
         while (next < ids.length) {
           const i = next++;
           const name = `device-${n++}`;
-          for (const args of issueArgs('ca', name, ids[i] as string, 2, `DNS:${ids[i]}`)) await runAsync(openssl, args);
-          out[i] = pair(name);
+          for (const args of issueWith('ca', name, ids[i] as string, 2, `DNS:${ids[i]}`)) await runAsync(openssl, args);
+          out[i] = readPair(dir, name);
         }
       };
       await Promise.all(Array.from({ length: parallel }, worker));
@@ -96,8 +77,7 @@ export function makeTestPki(): TestPki {
         writeFileSync(cnf, `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(dir, 'index.txt')}\ncrlnumber = ${join(dir, 'crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 2\n`);
       }
       const ca = ['-config', cnf, '-keyfile', join(dir, 'ca.key'), '-cert', join(dir, 'ca.crt')];
-      for (const p of pairs) run(openssl, ['ca', ...ca, '-revoke', p.certFile]);
-      run(openssl, ['ca', ...ca, '-gencrl', '-out', join(dir, 'ca.crl')]);
+      runOpenssl(openssl, [...pairs.map((p) => ['ca', ...ca, '-revoke', p.certFile]), ['ca', ...ca, '-gencrl', '-out', join(dir, 'ca.crl')]]);
       return readFileSync(join(dir, 'ca.crl'), 'utf8');
     },
     stranger(id) {
