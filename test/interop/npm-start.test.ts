@@ -168,6 +168,8 @@ describe('npm start: a new user\'s gateway from a clone', () => {
       assert.equal(lamp?.state, 'provisioned');
       assert.equal(lamp?.model, 'demo lamp');
       assert.deepEqual(s.claims, [], 'a provisioned device is no longer a pending claim');
+      // The example's debug node also writes to the log, which is the terminal of `npm start`.
+      await gw?.waitFor(/\[debug:provisioned\][^]*id: 'lamp-1'/, 5000);
     } finally {
       device.child.kill('SIGINT');
       assert.equal(await device.exited, 0, device.output());
@@ -184,6 +186,7 @@ describe('npm start: a new user\'s gateway from a clone', () => {
     const s = await state();
     assert.ok(s.notices.some((n) => n.kind === 'unclaimed' && n.deviceId === 'lamp-2'), JSON.stringify(s.notices));
     assert.equal(s.devices.some((d) => d.id === 'lamp-2'), false);
+    await gw?.waitFor(/\[debug:owner notices\][^]*kind: 'unclaimed',\s*deviceId: 'lamp-2'/, 5000);
   });
 });
 
