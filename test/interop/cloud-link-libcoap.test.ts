@@ -19,20 +19,10 @@ import { once } from 'node:events';
 import { requirePeer, runPeer } from '../support/peers';
 import { CloudLink, type CloudLinkState } from '../../lib/coap/cloud-link/cloud-link';
 import { UdpTransport } from '../../lib/coap/cloud-link/udp-transport';
+import { freeUdpPort } from '../support/free-port';
 
 const coapRd = requirePeer('coap-rd-notls', 'libcoap3-bin');
 const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function next(cl: CloudLink, event: 'change' | 'refreshed', match: (s: CloudLinkState) => boolean): Promise<CloudLinkState> {
   return new Promise((resolve) => {

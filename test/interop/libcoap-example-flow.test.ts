@@ -9,18 +9,8 @@ import { join } from 'node:path';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, endpointPort } from '../support/flow-runtime';
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { requirePeer, runPeer } from '../support/peers';
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freeUdpPort } from '../support/free-port';
 
 const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
 const nodes = [

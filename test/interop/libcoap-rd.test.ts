@@ -12,6 +12,7 @@ import { helper, packageNode, endpointPort } from '../support/flow-runtime';
 import { requirePeer, runPeer } from '../support/peers';
 import { fetchWellKnownCore } from '../../lib/coap/rd/fetch-core';
 import { parseLinks } from '../../lib/coap/link-format';
+import { freeUdpPort } from '../support/free-port';
 
 const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
 const coapServer = requirePeer('coap-server-notls', 'libcoap3-bin');
@@ -81,17 +82,6 @@ describe('libcoap coap-client against coap-rd', () => {
     assert.match(json.stdout + json.stderr, /4\.15/);
   });
 });
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe("the RD's simple-registration client against libcoap coap-server", () => {
   let server: ChildProcess | undefined;

@@ -8,26 +8,15 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/free-port';
+import { freePort, freeUdpPort } from '../support/free-port';
 import { requirePeer, runPeer } from '../support/peers';
 
 const root = join(__dirname, '..', '..');
 const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
 requirePeer('openssl', 'openssl');
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Script {
   child: ChildProcess;

@@ -1,5 +1,6 @@
-/** A TCP port that nothing listens on right now, for servers a test starts as a child process. */
+/** Ports that nothing listens on right now, for servers a test starts as a child process. */
 import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 
 /**
  * Asks the kernel for an ephemeral port and releases it at once. Another process could take
@@ -19,6 +20,18 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
         return;
       }
       server.close(() => resolve(addr.port));
+    });
+  });
+}
+
+/** The same for UDP: for CoAP servers a test starts as a child process (libcoap's tools, npm start). */
+export function freeUdpPort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    socket.once('error', reject);
+    socket.bind(0, host, () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
     });
   });
 }
