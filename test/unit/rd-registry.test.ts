@@ -235,3 +235,22 @@ describe('snapshot and restore', () => {
     assert.deepEqual(b.rd.restore(saved), { restored: 0, dropped: 2 });
   });
 });
+
+describe('look-up by name (what the proxy uses per request)', () => {
+  test('named() follows registration, update, removal and expiry, one entry per sector', () => {
+    const { rd, advance } = fixture();
+    const a = rd.register({ query: ['ep=lamp', 'lt=60'], links, source: src }).registration;
+    rd.register({ query: ['ep=lamp', 'd=garden', 'lt=120'], links, source: src });
+    rd.register({ query: ['ep=other'], links, source: src });
+    assert.deepEqual(rd.named('lamp').map((r) => r.d ?? ''), ['', 'garden']);
+    rd.update(a.id, { query: ['lt=300'], source: src });
+    assert.equal(rd.named('lamp').length, 2, 'an update replaces, never duplicates');
+    advance(130_000); // the garden registration (lt 120) has run out, the updated one (lt 300) has not
+    assert.deepEqual(rd.named('lamp').map((r) => r.d ?? ''), ['']);
+    assert.equal(rd.endpoint('lamp', 'garden'), undefined);
+    rd.remove(a.id);
+    assert.deepEqual(rd.named('lamp'), []);
+    assert.equal(rd.named('other').length, 1);
+    assert.deepEqual(rd.named('nobody'), []);
+  });
+});

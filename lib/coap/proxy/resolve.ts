@@ -39,11 +39,11 @@ function found(endpoint: RegisteredEndpoint): Resolution {
  * sector ("" meaning none).
  */
 export function resolveByName(directory: EndpointDirectory, ep: string, d?: string): Resolution {
+  const named = directory.named ? directory.named(ep) : directory.endpoints().filter((e) => e.ep === ep);
   if (d !== undefined) {
-    const hit = directory.endpoints().find((e) => e.ep === ep && (e.d ?? '') === d);
+    const hit = named.find((e) => (e.d ?? '') === d);
     return hit ? found(hit) : { kind: 'unknown' };
   }
-  const named = directory.endpoints().filter((e) => e.ep === ep);
   if (named.length === 0) return { kind: 'unknown' };
   if (named.length > 1) return { kind: 'ambiguous', sectors: named.map((e) => e.d ?? '') };
   return found(named[0] as RegisteredEndpoint);

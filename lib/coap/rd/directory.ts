@@ -36,4 +36,6 @@ export interface EndpointDirectory extends EventEmitter<DirectoryEvents> {
   endpoint(ep: string, d?: string): RegisteredEndpoint | undefined;
   /** Every registered endpoint, oldest registration first. */
   endpoints(): RegisteredEndpoint[];
+  /** The registrations with this endpoint name, one per sector; without it, callers filter endpoints(). */
+  named?(ep: string): RegisteredEndpoint[];
 }

@@ -90,6 +90,8 @@ export class ResourceDirectory extends EventEmitter<DirectoryEvents> implements 
   private readonly newId: () => string;
   /** Insertion order is registration order: endpoints() lists the oldest first. */
   private readonly byId = new Map<string, Registration>();
+  /** The same registrations by endpoint name (one per sector), so a proxied request finds its device without a scan. */
+  private readonly byName = new Map<string, Map<string, Registration>>();
   private readonly rate: SourceRateLimiter;
 
   constructor(options: DirectoryOptions = {}) {
@@ -105,9 +107,16 @@ export class ResourceDirectory extends EventEmitter<DirectoryEvents> implements 
   }
 
   endpoint(ep: string, d?: string): Registration | undefined {
-    const live = this.live().filter((r) => r.ep === ep);
+    const live = this.named(ep);
     if (d !== undefined) return live.find((r) => r.d === d);
     return live.find((r) => r.d === undefined) ?? live[0];
+  }
+
+  named(ep: string): Registration[] {
+    const sectors = this.byName.get(ep);
+    if (!sectors) return [];
+    const now = this.clock();
+    return [...sectors.values()].filter((r) => r.expiresAt > now);
   }
 
   endpoints(): Registration[] {
@@ -177,7 +186,7 @@ export class ResourceDirectory extends EventEmitter<DirectoryEvents> implements 
       updatedAt: now,
       simple: input.simple === true,
     });
-    this.byId.set(registration.id, registration);
+    this.put(registration);
     if (existing) this.emit('updated', registration);
     else this.emit('registered', registration);
     return { registration, created: !existing };
@@ -214,7 +223,7 @@ export class ResourceDirectory extends EventEmitter<DirectoryEvents> implements 
       baseExplicit: baseParam !== undefined || existing.baseExplicit,
       updatedAt: now,
     });
-    this.byId.set(id, registration);
+    this.put(registration);
     this.emit('updated', registration);
     return registration;
   }
@@ -223,7 +232,7 @@ export class ResourceDirectory extends EventEmitter<DirectoryEvents> implements 
   remove(id: string, reason: RemovalReason = 'deleted'): boolean {
     const reg = this.byId.get(id);
     if (!reg) return false;
-    this.byId.delete(id);
+    this.drop(reg);
     this.emit('removed', reg, reason);
     return true;
   }
@@ -233,7 +242,7 @@ export class ResourceDirectory extends EventEmitter<DirectoryEvents> implements 
     const now = this.clock();
     let n = 0;
     for (const reg of [...this.byId.values()]) {
-      if (reg.expiresAt <= now && this.byId.delete(reg.id)) {
+      if (reg.expiresAt <= now && this.drop(reg)) {
         n++;
         this.emit('removed', reg, 'expired');
       }
@@ -271,10 +280,23 @@ export class ResourceDirectory extends EventEmitter<DirectoryEvents> implements 
     for (const reg of saved) {
       const clash = this.byId.has(reg.id) || [...this.byId.values()].some((r) => r.ep === reg.ep && r.d === reg.d);
       if (reg.expiresAt <= now || clash || this.byId.size >= this.limits.maxRegistrations) continue;
-      this.byId.set(reg.id, deepFreeze(structuredClone(reg)));
+      this.put(deepFreeze(structuredClone(reg)));
       restored++;
     }
     return { restored, dropped: saved.length - restored };
+  }
+
+  private put(reg: Registration): void {
+    this.byId.set(reg.id, reg);
+    let sectors = this.byName.get(reg.ep);
+    if (!sectors) this.byName.set(reg.ep, (sectors = new Map()));
+    sectors.set(reg.id, reg);
+  }
+
+  private drop(reg: Registration): boolean {
+    const sectors = this.byName.get(reg.ep);
+    if (sectors?.delete(reg.id) && sectors.size === 0) this.byName.delete(reg.ep);
+    return this.byId.delete(reg.id);
   }
 
   private live(): Registration[] {
