@@ -14,7 +14,7 @@ import { helper, packageNode, coreNode, endpointPort, collect, waitForStatus } f
 import { coapCall } from '../support/coap-client';
 import { SECRET, SALT, makeServer } from '../support/oscore-pair';
 import { OscoreObserveServer } from '../support/oscore-observe-server';
-import { CODE, OPTION, decodeOscoreOption, decodeUdpFrame, findOption } from '../../lib/oscore';
+import { CODE, MemorySequenceStorage, OPTION, SecurityContext, decodeOscoreOption, decodeUdpFrame, findOption } from '../../lib/oscore';
 
 const nodes = [packageNode('coap-endpoint'), packageNode('oscore-context'), packageNode('coap-rd'), packageNode('coap-request'), coreNode('common/25-catch')];
 
@@ -55,8 +55,8 @@ describe('coap-request observes over OSCORE', () => {
     device = undefined;
   });
 
-  async function start(file: string, value: () => string): Promise<{ server: OscoreObserveServer; out: Array<Record<string, unknown>>; errors: unknown[] }> {
-    const server = new OscoreObserveServer(makeServer(), value);
+  async function start(file: string, value: () => string, context: SecurityContext = makeServer()): Promise<{ server: OscoreObserveServer; out: Array<Record<string, unknown>>; errors: unknown[] }> {
+    const server = new OscoreObserveServer(context, value);
     device = server;
     const devicePort = await server.listen();
     await helper.load(nodes, flow(file), secrets);
@@ -130,5 +130,20 @@ describe('coap-request observes over OSCORE', () => {
     server.notify();
     await eventually('third value', () => out.length === 3);
     assert.deepEqual(out.map((m) => m.payload), ['v0', 'v1', 'v3'], 'v2 was the forged one');
+  });
+
+  test('a device that restarted challenges the registration with Echo; coap-request registers again with it (RFC 8613 B.1.2)', async () => {
+    // A stored sequence ceiling: this server context ran before and lost its replay window.
+    const restarted = new SecurityContext({ masterSecret: SECRET, masterSalt: SALT, senderId: Buffer.from('5e', 'hex'), recipientId: Buffer.from('c1', 'hex'), storage: new MemorySequenceStorage(4096) });
+    assert.equal(restarted.resync.isSynchronised, false);
+    const { server, out, errors } = await start('d', () => 'fresh', restarted);
+    helper.getNode('req').receive({ observe: true });
+    await eventually('first value after the challenge', () => out.length === 1);
+    assert.equal(out[0]?.payload, 'fresh');
+    assert.equal(server.events.filter((e) => e.kind === 'registered').length, 1, 'the challenged registration was not one');
+    server.notify();
+    await eventually('a notification', () => out.length === 2);
+    assert.equal(restarted.resync.isSynchronised, true, 'the Echo round trip resynchronised the replay window');
+    assert.deepEqual(errors, []);
   });
 });
