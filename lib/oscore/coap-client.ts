@@ -122,8 +122,8 @@ export function oscoreObserve(
             verified = context.verifyResponse(receivedOf(res), exchange).message;
           } catch (err) {
             // A notification that fails is dropped; a first answer that fails ends the observation.
-            if (verifiedOnce && isDroppable(err)) return void handlers.onDropped?.(err as OscoreError);
-            return stop(err as Error);
+            const dropped = verifiedOnce ? droppable(err) : undefined;
+            return dropped ? handlers.onDropped?.(dropped) : stop(err as Error);
           }
           const first = !verifiedOnce;
           verifiedOnce = true;
@@ -131,7 +131,11 @@ export function oscoreObserve(
           if (challenge) {
             quiet = true;
             observation.cancel();
-            return open(challenge);
+            try {
+              return open(challenge);
+            } catch (err) {
+              return finish(err as Error); // no sequence number could be stored
+            }
           }
           handlers.onNotification(responseOf(verified));
           // No inner Observe (declined, or a final answer) or an error code: the observation is over.
@@ -142,7 +146,7 @@ export function oscoreObserve(
         },
       },
       timeoutMs,
-      { deregistration: () => (quiet ? undefined : outerOf(context.protectRequest(originalOf(req, undefined, 1)).message)), unordered: true },
+      { deregistration: () => (quiet ? undefined : deregistrationOf(req, context)), unordered: true },
     );
     current = observation;
   };
@@ -156,6 +160,22 @@ export function oscoreObserve(
   };
 }
 
-function isDroppable(err: unknown): boolean {
-  return err instanceof OscoreError && err.kind !== 'not-protected';
+/**
+ * Why a notification after the first is dropped, or undefined when it ends the observation: an
+ * unprotected error answer does (the server lost the context, §8.2), anything else is not the
+ * server's word (§8.4).
+ */
+function droppable(err: unknown): OscoreError | undefined {
+  if (err instanceof OscoreError) return err;
+  if (err instanceof OscoreRefusedError && err.code.startsWith('2.')) return new OscoreError('not-protected', 'a notification without OSCORE');
+  return undefined;
+}
+
+/** A protected deregistration; none (the device's next notification is reset) when none can be protected. */
+function deregistrationOf(req: ClientRequest, context: SecurityContext): ClientRequest | undefined {
+  try {
+    return outerOf(context.protectRequest(originalOf(req, undefined, 1)).message);
+  } catch {
+    return undefined;
+  }
 }

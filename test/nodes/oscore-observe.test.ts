@@ -118,7 +118,7 @@ describe('coap-request observes over OSCORE', () => {
     assert.equal(server.observerCount, 0);
   });
 
-  test('a notification that does not verify is dropped, the observation goes on', async () => {
+  test('a notification that does not verify, or is not protected at all, is dropped; the observation goes on', async () => {
     let n = 0;
     const { server, out } = await start('c', () => `v${n++}`);
     helper.getNode('req').receive({ observe: true });
@@ -127,6 +127,8 @@ describe('coap-request observes over OSCORE', () => {
     await eventually('second value', () => out.length === 2);
     server.notify(true); // a newer Partial IV, but one bit of the tag changed
     await waitForStatus(helper.getNode('req'), (s) => String(s.text).includes('dropped 1 (decryption-failed)'));
+    server.notifyUnprotected('forged');
+    await waitForStatus(helper.getNode('req'), (s) => String(s.text).includes('dropped 2 (not-protected)'));
     server.notify();
     await eventually('third value', () => out.length === 3);
     assert.deepEqual(out.map((m) => m.payload), ['v0', 'v1', 'v3'], 'v2 was the forged one');

@@ -80,6 +80,14 @@ export class OscoreObserveServer {
     }
   }
 
+  /** What an attacker on the path could send: an unprotected 2.05 notification on each observation's Token. */
+  notifyUnprotected(payload: string): void {
+    for (const observer of this.observers.values()) {
+      const message: CoapMessage = { code: CODE.CONTENT, options: [{ number: OPTION.OBSERVE, value: encodeUint(this.observeCounter + 1000) }], payload: Buffer.from(payload) };
+      this.send({ type: NON, messageId: this.nextId(), token: observer.token, message }, observer.remote);
+    }
+  }
+
   /**
    * Sends a notification sent before once more, with a new Message ID and, as an attacker on the
    * path may, a larger outer Observe (it is not protected, §4.1.3.5.2).
