@@ -10,7 +10,7 @@ import type { OptionValue } from '../lib/coap/endpoint';
 import { METHODS, type Method } from '../lib/coap/router';
 import { integerSetting, SettingError, refuseToStart } from './settings';
 import type { CoapRdNode } from './coap-rd-node';
-import { oscoreRequest, OscoreRefusedError } from '../lib/oscore/coap-client';
+import { oscoreObserve, oscoreRequest, OscoreRefusedError, type OscoreObserveHandlers } from '../lib/oscore/coap-client';
 import { isOscoreError } from '../lib/oscore/errors';
 import { contextIds, resolveContexts, type ResolvedContext } from './oscore-node';
 
@@ -256,37 +256,40 @@ export = function register(RED: NodeAPI): void {
       if (!target) throw new RequestError(`endpoint "${endpoint.ep}" has no reachable base`);
 
       if (msg.observe === true) {
-        if (secured) throw new RequestError('observe over OSCORE is not supported by coap-request yet');
         if (method !== 'GET') throw new RequestError('observe needs method GET');
         observations.get(key)?.cancel();
         let first = true;
-        const observation = client.observe(
-          target,
-          req,
-          {
-            onNotification: (res) => {
-              if (closed) return;
-              send(respond(msg, endpoint, req, res));
-              if (first) {
-                first = false;
-                done();
-              }
-            },
-            onEnd: (err) => {
-              if (observations.get(key) === observation) observations.delete(key);
-              if (observations.size === 0) this.status(err ? { fill: 'red', shape: 'ring', text: describeFailure(err, endpoint.ep).message } : {});
-              else showObserving();
-              if (closed) return;
-              if (first) {
-                first = false;
-                done(err ? describeFailure(err, endpoint.ep) : undefined);
-              } else if (err) {
-                this.error(describeFailure(err, endpoint.ep), msg);
-              }
-            },
+        let dropped = 0;
+        const handlers: OscoreObserveHandlers = {
+          onNotification: (res) => {
+            if (closed) return;
+            const out = respond(msg, endpoint, req, res) as NodeMessage & Record<string, unknown>;
+            if (secured) out.oscore = { context: secured.label };
+            send(out);
+            if (first) {
+              first = false;
+              done();
+            }
           },
-          timeoutMs,
-        );
+          onDropped: (err) => {
+            // A replayed or older notification (RFC 8613 §7.4.1), or one that did not verify: never sent on.
+            dropped++;
+            if (!closed) this.status({ fill: 'yellow', shape: 'ring', text: `observing ${observations.size}; dropped ${dropped} (${err.kind})` });
+          },
+          onEnd: (err) => {
+            if (observations.get(key) === observation) observations.delete(key);
+            if (observations.size === 0) this.status(err ? { fill: 'red', shape: 'ring', text: describeFailure(err, endpoint.ep).message } : {});
+            else showObserving();
+            if (closed) return;
+            if (first) {
+              first = false;
+              done(err ? describeFailure(err, endpoint.ep) : undefined);
+            } else if (err) {
+              this.error(describeFailure(err, endpoint.ep), msg);
+            }
+          },
+        };
+        const observation = secured ? oscoreObserve(client, target, req, secured.context, handlers, timeoutMs) : client.observe(target, req, handlers, timeoutMs);
         observations.set(key, observation);
         showObserving();
         return;

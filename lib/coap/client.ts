@@ -160,9 +160,31 @@ export interface ObserveHandlers {
   onEnd?(error?: Error): void;
 }
 
-/** node-coap's observe stream: its typings leave out close(). */
+export interface ObserveOptions {
+  /**
+   * What cancel() sends, on the observation's Token, instead of node-coap's copy of the
+   * registration with Observe 1 (RFC 7641 §3.6): OSCORE needs a freshly protected request (a
+   * copy would repeat the registration's Partial IV). false, or undefined from the function:
+   * cancel without a word, and the device's next notification is answered with a Reset.
+   */
+  deregistration?: (() => ClientRequest | undefined) | false;
+  /**
+   * The caller orders notifications itself: node-coap's RFC 7641 §3.4 check on the Observe
+   * value is off. OSCORE's outer Observe is not protected (RFC 8613 §4.1.3.5.2): one forged
+   * large value would make node-coap drop every genuine notification; the Partial IV orders them.
+   */
+  unordered?: boolean;
+}
+
+/** node-coap's observe stream: its typings leave out close() and the ordering switch. */
 interface ObserveStream extends IncomingMessage {
   close(eagerDeregister?: boolean): void;
+  _disableFiltering: boolean;
+}
+
+/** node-coap's request internals: the Token it chose, reused by a deregistration. */
+interface OutgoingInternals {
+  _packet: { token: Buffer };
 }
 
 /** node-coap's agent internals we need: abort() stops retransmitting a request we gave up on. */
@@ -245,10 +267,12 @@ export class CoapClient {
     });
   }
 
-  observe(target: CoapTarget, req: ClientRequest, handlers: ObserveHandlers, timeoutMs: number): Observation {
+  /** GET, or FETCH when req.method is FETCH (RFC 8132; an OSCORE observation's outer code, RFC 8613 §4.1.3.5). */
+  observe(target: CoapTarget, req: ClientRequest, handlers: ObserveHandlers, timeoutMs: number, options: ObserveOptions = {}): Observation {
     let stream: ObserveStream | undefined;
     let over = false;
-    const { out, agent } = this.start(target, { ...req, method: 'GET' }, true);
+    const method = req.method === 'FETCH' ? 'FETCH' : 'GET';
+    const { out, agent } = this.start(target, { ...req, method }, true);
     const end = (err?: Error): void => {
       if (over) return;
       over = true;
@@ -259,6 +283,12 @@ export class CoapClient {
       (agent as unknown as AgentInternals).abort(out);
       end(new CoapTimeoutError(timeoutMs, target));
     }, timeoutMs);
+    const leave = (s: ObserveStream): void => {
+      if (options.deregistration === undefined) return void s.close(true);
+      s.close(false);
+      const deregistration = options.deregistration ? options.deregistration() : undefined;
+      if (deregistration) this.deregister(target, deregistration, (out as unknown as OutgoingInternals)._packet.token);
+    };
     out.on('error', (err: Error) => {
       stream?.close(false);
       end(err);
@@ -267,7 +297,8 @@ export class CoapClient {
       clearTimeout(timer);
       if (over) {
         // cancelled while the registration was on its way: leave without waiting for more
-        observeStream(res)?.close(true);
+        const late = observeStream(res);
+        if (late) leave(late);
         return;
       }
       if (res.code === '0.00') return end(new CoapResetError(`${formatTarget(target)} answered with a reset`));
@@ -279,7 +310,13 @@ export class CoapClient {
         candidate?.close(false);
         return end();
       }
+      if (over) {
+        // the handler cancelled on the first answer
+        leave(candidate);
+        return;
+      }
       stream = candidate;
+      if (options.unordered) stream._disableFiltering = true;
       let skippedFirst = false;
       stream.on('data', () => {
         // node-coap pushes the first response into the stream too; it was delivered above.
@@ -296,16 +333,36 @@ export class CoapClient {
         }
       });
     });
-    out.end();
+    out.end(req.payload ?? Buffer.alloc(0));
     return {
       cancel: () => {
         if (over) return;
         over = true;
         clearTimeout(timer);
-        if (stream) stream.close(true);
+        if (stream) leave(stream);
         else (agent as unknown as AgentInternals).abort(out);
       },
     };
+  }
+
+  /** A deregistration of our own on the observation's Token; its answer only needs node-coap's ACK. */
+  private deregister(target: CoapTarget, req: ClientRequest, token: Buffer): void {
+    try {
+      const out = nodeCoapRequest({
+        host: target.host,
+        port: target.port,
+        method: req.method,
+        confirmable: true,
+        observe: 1,
+        token,
+        agent: this.agentFor(target.family),
+        options: requestOptions(req),
+      } as Parameters<typeof nodeCoapRequest>[0]);
+      out.on('error', () => undefined); // a lost deregistration: the next notification gets a Reset
+      out.end(req.payload ?? Buffer.alloc(0));
+    } catch {
+      // client closed: nothing can be sent any more
+    }
   }
 
   /** Closes the sockets; requests and observations still open are dropped without a word. */

@@ -4,7 +4,7 @@
  * the messaging layer, which OSCORE does not protect (RFC 8613 §4.2); the transport keeps them.
  */
 import { OscoreError } from './errors';
-import { decodeOptionList, encodeOptionList } from './option-list';
+import { decodeOptionList, encodeOptionsAndPayload } from './option-list';
 
 export interface CoapOption {
   number: number;
@@ -23,9 +23,7 @@ export const PAYLOAD_MARKER = 0xff;
 
 /** Plaintext of the COSE object (RFC 8613 §5.3): Code, Class E options, 0xff + payload if any. */
 export function encodePlaintext(code: number, innerOptions: readonly CoapOption[], payload: Buffer): Buffer {
-  const parts = [Buffer.of(code), encodeOptionList(innerOptions)];
-  if (payload.length > 0) parts.push(Buffer.of(PAYLOAD_MARKER), payload);
-  return Buffer.concat(parts);
+  return encodeOptionsAndPayload(code, innerOptions, payload);
 }
 
 export function decodePlaintext(plaintext: Buffer): CoapMessage {

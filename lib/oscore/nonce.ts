@@ -7,13 +7,12 @@ export function encodePartialIv(sequenceNumber: number): Buffer {
   if (!Number.isSafeInteger(sequenceNumber) || sequenceNumber < 0 || sequenceNumber > MAX_SEQUENCE_NUMBER) {
     throw new OscoreError('invalid-argument', `sequence number out of range: ${sequenceNumber}`);
   }
-  const bytes: number[] = [];
-  let v = sequenceNumber;
-  do {
-    bytes.unshift(v % 256);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  return Buffer.from(bytes);
+  let length = 1;
+  for (let v = sequenceNumber; v >= 256; v = Math.floor(v / 256)) length++;
+  const piv = Buffer.allocUnsafe(length);
+  // Division, not shifts: numbers reach 2^40, beyond 32-bit bitwise operators.
+  for (let i = length - 1, v = sequenceNumber; i >= 0; i--, v = Math.floor(v / 256)) piv[i] = v % 256;
+  return piv;
 }
 
 export function decodePartialIv(partialIv: Buffer): number {
@@ -30,10 +29,12 @@ export function buildNonce(commonIv: Buffer, idPiv: Buffer, partialIv: Buffer): 
   const length = commonIv.length;
   if (idPiv.length > length - 6) throw new OscoreError('invalid-argument', 'ID longer than nonce length - 6');
   if (partialIv.length > 5) throw new OscoreError('invalid-argument', 'Partial IV longer than 5 bytes');
-  const nonce = Buffer.alloc(length);
-  nonce[0] = idPiv.length;
-  idPiv.copy(nonce, length - 5 - idPiv.length);
-  partialIv.copy(nonce, length - partialIv.length);
-  for (let i = 0; i < length; i++) nonce[i] ^= commonIv[i];
+  const nonce = Buffer.allocUnsafe(length);
+  commonIv.copy(nonce, 0); // then XOR the padded fields in place; the zero padding leaves the IV as is
+  nonce[0] ^= idPiv.length;
+  const idStart = length - 5 - idPiv.length;
+  for (let i = 0; i < idPiv.length; i++) nonce[idStart + i] ^= idPiv[i];
+  const pivStart = length - partialIv.length;
+  for (let i = 0; i < partialIv.length; i++) nonce[pivStart + i] ^= partialIv[i];
   return nonce;
 }

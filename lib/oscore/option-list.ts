@@ -5,40 +5,101 @@
  * Decoding is strict and only ever throws OscoreError('malformed-message').
  */
 import { OscoreError } from './errors';
-import type { CoapOption } from './message';
+import { PAYLOAD_MARKER, type CoapOption } from './message';
 
 const MAX_OPTION_NUMBER = 0xffff;
 const MAX_EXTENDED = 0xffff + 269;
 
-function nibble(value: number): { nibble: number; ext: number[] } {
-  if (value < 13) return { nibble: value, ext: [] };
-  if (value < 269) return { nibble: 13, ext: [value - 13] };
-  const v = value - 269;
-  return { nibble: 14, ext: [v >> 8, v & 0xff] };
+/** Bytes of a delta or length field beyond the nibble (RFC 7252 §3.1). */
+function extensionLength(value: number): number {
+  return value < 13 ? 0 : value < 269 ? 1 : 2;
 }
 
-/** Sorted by option number; a stable sort keeps repeated options in the caller's order. */
+function nibble(value: number): number {
+  return value < 13 ? value : value < 269 ? 13 : 14;
+}
+
+function writeExtension(target: Buffer, offset: number, value: number): number {
+  if (value < 13) return offset;
+  if (value < 269) {
+    target[offset] = value - 13;
+    return offset + 1;
+  }
+  target.writeUInt16BE(value - 269, offset);
+  return offset + 2;
+}
+
+function byNumber(a: CoapOption, b: CoapOption): number {
+  return a.number - b.number;
+}
+
+/** The list itself when already sorted (the usual case), else a sorted copy. */
+function inOrder(options: readonly CoapOption[]): readonly CoapOption[] {
+  for (let i = 1; i < options.length; i++) {
+    // Array.prototype.sort is stable: repeated options keep the caller's order.
+    if (options[i].number < options[i - 1].number) return [...options].sort(byNumber);
+  }
+  return options;
+}
+
+/** Sorted by option number, as a new array; repeated options keep the caller's order. */
 export function sortOptions(options: readonly CoapOption[]): CoapOption[] {
-  return options
-    .map((option, index) => ({ option, index }))
-    .sort((a, b) => a.option.number - b.option.number || a.index - b.index)
-    .map((entry) => entry.option);
+  const sorted = inOrder(options);
+  return sorted === options ? options.slice() : (sorted as CoapOption[]);
 }
 
-export function encodeOptionList(options: readonly CoapOption[]): Buffer {
-  const chunks: Buffer[] = [];
+/** Encoded size of a sorted list, checking the numbers and lengths on the way. */
+function encodedLength(sorted: readonly CoapOption[]): number {
+  let total = 0;
   let previous = 0;
-  for (const option of sortOptions(options)) {
+  for (const option of sorted) {
     if (!Number.isInteger(option.number) || option.number < 0 || option.number > MAX_OPTION_NUMBER) {
       throw new OscoreError('invalid-argument', `option number out of range: ${option.number}`);
     }
     if (option.value.length > MAX_EXTENDED) throw new OscoreError('invalid-argument', 'option value too long');
-    const delta = nibble(option.number - previous);
-    const length = nibble(option.value.length);
-    chunks.push(Buffer.from([(delta.nibble << 4) | length.nibble, ...delta.ext, ...length.ext]), option.value);
+    total += 1 + extensionLength(option.number - previous) + extensionLength(option.value.length) + option.value.length;
     previous = option.number;
   }
-  return Buffer.concat(chunks);
+  return total;
+}
+
+/** Writes a sorted list checked by encodedLength(); returns the offset after it. */
+function writeOptions(target: Buffer, offset: number, sorted: readonly CoapOption[]): number {
+  let at = offset;
+  let previous = 0;
+  for (const option of sorted) {
+    const delta = option.number - previous;
+    const length = option.value.length;
+    target[at] = (nibble(delta) << 4) | nibble(length);
+    at = writeExtension(target, at + 1, delta);
+    at = writeExtension(target, at, length);
+    option.value.copy(target, at);
+    at += length;
+    previous = option.number;
+  }
+  return at;
+}
+
+export function encodeOptionList(options: readonly CoapOption[]): Buffer {
+  return encodeOptionsAndPayload(undefined, options, undefined);
+}
+
+/**
+ * [prefix byte] options [0xff payload] in one buffer: the OSCORE plaintext is built per message,
+ * and assembling it from parts cost a measurable share of protect().
+ */
+export function encodeOptionsAndPayload(prefix: number | undefined, options: readonly CoapOption[], payload: Buffer | undefined): Buffer {
+  const sorted = inOrder(options);
+  const head = prefix === undefined ? 0 : 1;
+  const tail = payload && payload.length > 0 ? 1 + payload.length : 0;
+  const target = Buffer.allocUnsafe(head + encodedLength(sorted) + tail);
+  if (prefix !== undefined) target[0] = prefix;
+  const at = writeOptions(target, head, sorted);
+  if (tail > 0) {
+    target[at] = PAYLOAD_MARKER;
+    (payload as Buffer).copy(target, at + 1);
+  }
+  return target;
 }
 
 function malformed(reason: string): never {

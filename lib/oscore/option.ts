@@ -21,23 +21,26 @@ const MAX_PIV_LENGTH = 5; // n = 6 and 7 are reserved
 const MAX_OPTION_LENGTH = 255; // RFC 8613 Figure 3
 
 export function encodeOscoreOption(value: OscoreOptionValue): Buffer {
-  const piv = value.partialIv ?? Buffer.alloc(0);
-  if (piv.length > MAX_PIV_LENGTH) throw new OscoreError('invalid-argument', 'Partial IV longer than 5 bytes');
-  let flags = piv.length;
-  const parts: Buffer[] = [piv];
-  if (value.kidContext) {
-    if (value.kidContext.length > 255) throw new OscoreError('invalid-argument', 'kid context longer than 255 bytes');
-    flags |= FLAG_KID_CONTEXT;
-    parts.push(Buffer.of(value.kidContext.length), value.kidContext);
-  }
-  if (value.kid) {
-    flags |= FLAG_KID;
-    parts.push(value.kid);
-  }
+  const piv = value.partialIv;
+  const pivLength = piv ? piv.length : 0;
+  if (pivLength > MAX_PIV_LENGTH) throw new OscoreError('invalid-argument', 'Partial IV longer than 5 bytes');
+  const { kidContext, kid } = value;
+  if (kidContext && kidContext.length > 255) throw new OscoreError('invalid-argument', 'kid context longer than 255 bytes');
+  const flags = pivLength | (kidContext ? FLAG_KID_CONTEXT : 0) | (kid ? FLAG_KID : 0);
   // All flag bits zero: the option value is empty (§2).
   if (flags === 0) return Buffer.alloc(0);
-  const encoded = Buffer.concat([Buffer.of(flags), ...parts]);
-  if (encoded.length > MAX_OPTION_LENGTH) throw new OscoreError('invalid-argument', 'OSCORE option longer than 255 bytes');
+  const length = 1 + pivLength + (kidContext ? 1 + kidContext.length : 0) + (kid ? kid.length : 0);
+  if (length > MAX_OPTION_LENGTH) throw new OscoreError('invalid-argument', 'OSCORE option longer than 255 bytes');
+  // One buffer, every byte written: this runs for every protected message.
+  const encoded = Buffer.allocUnsafe(length);
+  encoded[0] = flags;
+  let at = 1;
+  if (piv) at += piv.copy(encoded, at);
+  if (kidContext) {
+    encoded[at++] = kidContext.length;
+    at += kidContext.copy(encoded, at);
+  }
+  if (kid) kid.copy(encoded, at);
   return encoded;
 }
 

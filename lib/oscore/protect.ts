@@ -5,7 +5,7 @@
 import { aeadOpen, aeadSeal } from './aead';
 import type { AeadAlgorithm } from './algorithms';
 import { OscoreError } from './errors';
-import { decodePlaintext, encodePlaintext, type CoapMessage, type CoapOption } from './message';
+import { decodePlaintext, encodePlaintext, findOption, type CoapMessage, type CoapOption } from './message';
 import { decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './option';
 import { keptOuterOptions, splitOptions } from './option-classes';
 import { sortOptions } from './option-list';
@@ -26,7 +26,7 @@ export interface ProtectParams extends Crypto {
 }
 
 export function protectMessage(original: CoapMessage, params: ProtectParams): CoapMessage {
-  const observe = original.options.some((o) => o.number === OPTION.OBSERVE);
+  const observe = findOption(original.options, OPTION.OBSERVE) !== undefined;
   const { inner, outer } = splitOptions(original.options, !params.isRequest && observe);
   const plaintext = encodePlaintext(original.code, inner, original.payload);
   const ciphertext = aeadSeal(params.alg, params.key, params.nonce, params.aad, plaintext);
@@ -41,12 +41,16 @@ export function protectMessage(original: CoapMessage, params: ProtectParams): Co
  * 'not-protected'; a repeated option, a malformed value or an empty payload is 'bad-option'.
  */
 export function readOscoreHeader(message: CoapMessage): OscoreOptionValue {
-  const found = message.options.filter((o) => o.number === OPTION.OSCORE);
-  if (found.length === 0) throw new OscoreError('not-protected', 'no OSCORE option');
-  if (found.length > 1) throw new OscoreError('bad-option', 'OSCORE option repeated');
+  let found: CoapOption | undefined;
+  for (const option of message.options) {
+    if (option.number !== OPTION.OSCORE) continue;
+    if (found) throw new OscoreError('bad-option', 'OSCORE option repeated');
+    found = option;
+  }
+  if (!found) throw new OscoreError('not-protected', 'no OSCORE option');
   // §2: an OSCORE message without payload is malformed.
   if (message.payload.length === 0) throw new OscoreError('bad-option', 'OSCORE message without payload');
-  return decodeOscoreOption(found[0].value);
+  return decodeOscoreOption(found.value);
 }
 
 function validInnerCode(code: number, isRequest: boolean): boolean {
@@ -64,5 +68,8 @@ export function unprotectMessage(received: CoapMessage, crypto: Crypto, isReques
     throw new OscoreError('malformed-message', `inner code 0x${inner.code.toString(16)} not valid in a ${isRequest ? 'request' : 'response'}`);
   }
   if (inner.options.some((o) => o.number === OPTION.OSCORE)) throw new OscoreError('malformed-message', 'nested OSCORE option');
-  return { code: inner.code, options: sortOptions([...keptOuterOptions(received.options), ...inner.options]), payload: inner.payload };
+  const kept = keptOuterOptions(received.options);
+  // Decoded inner options are in order already; only kept Outer ones (Uri-Host, Proxy-Scheme, ...) need merging.
+  const options = kept.length === 0 ? inner.options : sortOptions([...kept, ...inner.options]);
+  return { code: inner.code, options, payload: inner.payload };
 }

@@ -90,6 +90,8 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
   private attached: EndpointDirectory | undefined;
   private pending = 0;
   private started = false;
+  /** Numbers the relays of OSCORE observations, each its own. */
+  private oscoreObservations = 0;
 
   private readonly onRemoved = (e: RegisteredEndpoint): void => {
     this.cache.invalidateGroup(endpointKey(e));
@@ -233,15 +235,25 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     if (verdict.kind === 'unsafe') return void ex.respond({ code: '5.02', payload: Buffer.from(`unknown unsafe option ${verdict.option}`) });
     if (verdict.kind === 'hop-limit') return void ex.respond({ code: '5.08' });
     const group = endpointKey(endpoint);
+    const oscore = request.options['OSCORE'] !== undefined || request.options['9'] !== undefined;
     // An OSCORE response means something only to its own client (RFC 8613 §4.1.3.1): never cached.
-    const cacheable = request.method === 'GET' && request.options['OSCORE'] === undefined && request.options['9'] === undefined;
+    const cacheable = request.method === 'GET' && !oscore;
     // With the cache off (no entries allowed) only a relay needs the key.
     const caching = cacheable && this.options.cacheMaxEntries > 0;
-    const key = caching || ex.observing ? cacheKey(group, path, query, request.options['Accept']) : '';
+    // Nor is an OSCORE observation shared: its notifications verify only with its own client's
+    // registration (RFC 8613 §8.4.2). It gets a relay of its own, never joined by another client.
+    const key = ex.observing && oscore ? `oscore ${++this.oscoreObservations}` : caching || ex.observing ? cacheKey(group, path, query, request.options['Accept']) : '';
 
     if (ex.observing && this.relays.canJoin(key)) {
       this.relays.join(key, group, ex, (handlers) => {
         try {
+          if (oscore) {
+            // Passed on as it came: outer FETCH and ciphertext. Without keys the proxy cannot
+            // deregister it, so leaving resets the device's next notification (RFC 7641 §3.6);
+            // the outer Observe is unprotected, so the Partial IVs order notifications, end to end.
+            const upstream = { method: request.method, path, query, payload: request.payload, options: verdict.options };
+            return this.client.observe(target, upstream, handlers, this.options.upstreamTimeoutMs, { deregistration: false, unordered: true });
+          }
           return this.client.observe(target, { method: 'GET', path, query, options: verdict.options }, handlers, this.options.upstreamTimeoutMs);
         } catch (err) {
           queueMicrotask(() => handlers.onEnd?.(err as Error));
