@@ -186,6 +186,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     const address = this.options.address || (family === 'udp6' ? '::' : '0.0.0.0');
     const server = createServer({ type: family, reuseAddr: false });
     this.server = server;
+    admitOscoreFetch(server);
     server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.fromNodeCoap(req, res));
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -305,7 +306,7 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
     let request: CoapRequest;
     try {
       // node-coap keeps the decoded options on the message; its typings leave them out.
-      const options = (req as unknown as { options?: RawOption[] }).options ?? [];
+      const options = withoutPlaceholder((req as unknown as { options?: RawOption[] }).options ?? []);
       const token = (req as unknown as { _packet: { token?: Buffer } })._packet.token;
       request = toRequest(req.method as string, options, req.payload, req.rsinfo, token);
     } catch (err) {
@@ -332,7 +333,9 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
   private dispatch(request: CoapRequest, channel: ReplyChannel): void {
     if (request.proxyUri !== undefined) {
       if (!this.proxyHandler) return void channel.send({ code: '5.05' });
-      this.runHandler(this.proxyHandler, request, channel, false);
+      // The proxy relays observations (RFC 7641 §5): the only route an OSCORE client has, its
+      // Uri-Path being encrypted (RFC 8613 §4.1.3.3).
+      this.runHandler(this.proxyHandler, request, channel, this.observing(request, channel, true));
       return;
     }
     if (request.path.length === 2 && request.path[0] === '.well-known' && request.path[1] === 'core') {
@@ -348,13 +351,16 @@ export class CoapEndpoint extends EventEmitter<EndpointEvents> {
       return;
     }
     request.params = match.params;
+    this.runHandler(match.value.handler, request, channel, this.observing(request, channel, match.value.observable === true));
+  }
+
+  /** Whether the request opens an observation; a deregistration (Observe: 1) ends its own first. */
+  private observing(request: CoapRequest, channel: ReplyChannel, observable: boolean): boolean {
     if (request.observe === 1) this.book.byClient.get(observationKey(request))?.();
-    let observe = request.observe === 0 && match.value.observable === true && channel.observable;
-    if (observe && this.book.observations >= this.options.maxObservers) {
-      this.emit('observer-limit', request);
-      observe = false;
-    }
-    this.runHandler(match.value.handler, request, channel, observe);
+    if (request.observe !== 0 || !observable || !channel.observable) return false;
+    if (this.book.observations < this.options.maxObservers) return true;
+    this.emit('observer-limit', request);
+    return false;
   }
 
   private runHandler(handler: Handler, request: CoapRequest, channel: ReplyChannel, observing: boolean): void {
@@ -378,6 +384,34 @@ function closeQuietly(server: CoapServer): void {
   } catch {
     // never bound: nothing to release
   }
+}
+
+/** The Content-Format admitOscoreFetch lends a request while node-coap looks for one. */
+const placeholders = new WeakSet<object>();
+
+/**
+ * node-coap answers a FETCH without Content-Format with 4.15 before we see it. An OSCORE message
+ * has none to name: its payload is defined by the OSCORE option, and an observation through the
+ * proxy is an outer FETCH (RFC 8613 §4.2). So such a request carries a placeholder past that check,
+ * removed again (withoutPlaceholder) before any handler sees the request.
+ */
+function admitOscoreFetch(server: CoapServer): void {
+  // node-coap's per-datagram entry point, after parsing; its typings leave it out.
+  const internals = server as unknown as { _handle(packet: ParsedPacket, rsinfo: RemoteInfo): void };
+  const handle = internals._handle.bind(server);
+  internals._handle = (packet, rsinfo) => {
+    const options = packet.options as RawOption[];
+    if (packet.code === '0.05' && options.some((o) => o.name === 'OSCORE') && !options.some((o) => o.name === 'Content-Format')) {
+      const placeholder: RawOption = { name: 'Content-Format', value: Buffer.of(0) };
+      placeholders.add(placeholder);
+      options.push(placeholder);
+    }
+    handle(packet, rsinfo);
+  };
+}
+
+function withoutPlaceholder(options: RawOption[]): RawOption[] {
+  return options.some((o) => placeholders.has(o)) ? options.filter((o) => !placeholders.has(o)) : options;
 }
 
 /** node-coap's stream for an Observe: 0 request; its typings do not export it. */

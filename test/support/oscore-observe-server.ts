@@ -1,10 +1,10 @@
 /**
  * An observable OSCORE resource for tests, on raw UDP: lib/oscore's SecurityContext does the
  * protection (RFC 8613 §8.2, §8.3 with each notification's own Partial IV), this file only the
- * CoAP messaging around it. Why not CoapEndpoint + lib/oscore/coap-server.ts: an OSCORE
- * registration is an outer FETCH without Content-Format (the Content-Format is inner), which
- * node-coap's server refuses with 4.15 before the endpoint sees it; and libcoap 4.3.1 on this
- * machine is built without OSCORE. Every datagram sent is kept, so a test can replay one.
+ * CoAP messaging around it. Why not CoapEndpoint + lib/oscore/coap-server.ts (which serves
+ * observable OSCORE resources too): tests here forge, replay and send unprotected notifications
+ * byte by byte; and libcoap 4.3.1 on this machine is built without OSCORE. Every datagram sent
+ * is kept, so a test can replay one.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import {

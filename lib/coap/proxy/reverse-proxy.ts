@@ -243,8 +243,11 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     // Nor is an OSCORE observation shared: its notifications verify only with its own client's
     // registration (RFC 8613 §8.4.2). It gets a relay of its own, never joined by another client.
     const key = ex.observing && oscore ? `oscore ${++this.oscoreObservations}` : caching || ex.observing ? cacheKey(group, path, query, request.options['Accept']) : '';
+    // A relay observes upstream with GET: any other plain method is answered once, never turned
+    // into a GET; an OSCORE observation keeps its outer FETCH.
+    const relayed = ex.observing && (oscore || request.method === 'GET');
 
-    if (ex.observing && this.relays.canJoin(key)) {
+    if (relayed && this.relays.canJoin(key)) {
       this.relays.join(key, group, ex, (handlers) => {
         try {
           if (oscore) {
