@@ -60,10 +60,12 @@ describe('VEN session with the test VTN', () => {
     webhook = undefined;
   });
 
-  const publish = (intervals: number[], start = '2026-07-01T12:10:00Z') =>
+  /** By default the event asks for a report of each interval, per device. */
+  const publish = (intervals: number[], start = '2026-07-01T12:10:00Z', reportDescriptors: unknown[] = [{ payloadType: 'DELTA_USAGE', startInterval: 0, numIntervals: 1, frequency: 1, repeat: -1 }]) =>
     vtn.publishEvent({
       programID,
       eventName: 'evening peak',
+      reportDescriptors,
       intervalPeriod: { start, duration: 'PT10M' },
       intervals: intervals.map((level, id) => ({ id, payloads: [{ type: 'SIMPLE', values: [level] }] })),
     }).id as string;
