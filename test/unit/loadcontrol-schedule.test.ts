@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { LoadControlSchedule, type Curtailment, type DeviceCommand, type StateChange } from '../../lib/loadcontrol/schedule';
+import { LoadControlSchedule, type Curtailment, type DeviceCommand, type OptOut, type StateChange } from '../../lib/loadcontrol/schedule';
 import type { OadrEvent, Report } from '../../lib/loadcontrol/openadr3-types';
 import { participantsFromRegistry, coapParticipants, type Participant } from '../../lib/loadcontrol/participants';
 import { validateObject } from '../../lib/loadcontrol/validate';
@@ -164,6 +164,36 @@ describe('load-control schedule', () => {
     assert.deepEqual(third.commands.map((c) => [c.reason, c.value]), [['event', 35], ['event', 52.5]], 'level 2, then level 1, of the saved 70 %');
     third.clock.advance(10 * MIN);
     assert.deepEqual(third.commands.at(-1)?.value, 70);
+  });
+
+  test("the owner's opt-outs survive a restart and end with their event", () => {
+    const first = setup();
+    const saved: OptOut[][] = [];
+    first.schedule.on('opt-outs', (o) => saved.push(o));
+    first.schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 2)]));
+    first.clock.advance(11 * MIN);
+    first.schedule.override('coap:bulb');
+    const snapshot = JSON.parse(JSON.stringify(saved.at(-1))) as OptOut[];
+    assert.deepEqual(snapshot, [{ device: 'coap:bulb', eventID: 'ev1', untilMs: Date.parse('2026-07-01T12:30:00Z') }]);
+    first.schedule.stop();
+    // The restart: opt-outs taken back before the first look at the clock, then the VTN's event.
+    const second = setup();
+    second.clock.advance(11 * MIN);
+    second.schedule.adoptOptOuts(snapshot);
+    second.schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 2)]));
+    assert.deepEqual(second.commands.map((c) => c.participant.name), ['th-1'], 'the bulb is not curtailed again, not even for a moment');
+    second.clock.advance(10 * MIN);
+    assert.deepEqual(second.commands.filter((c) => c.participant.name === 'bulb'), [], 'nor in the next interval');
+    assert.deepEqual(second.schedule.optOutList().length, 1);
+    second.schedule.removeEvent('ev1');
+    assert.deepEqual(second.schedule.optOutList(), [], 'the cancelled event takes its opt-outs with it');
+    // An opt-out of an event never seen again ends at the event's end; one already over is dropped.
+    const third = setup();
+    third.clock.advance(11 * MIN);
+    third.schedule.adoptOptOuts([...snapshot, { device: 'coap:bulb', eventID: 'old', untilMs: Date.parse('2026-07-01T12:00:00Z') }]);
+    assert.deepEqual(third.schedule.optOutList().map((o) => o.eventID), ['ev1']);
+    third.clock.advance(19 * MIN);
+    assert.deepEqual(third.schedule.optOutList(), []);
   });
 
   test('malformed events are rejected with a notice and affect nothing else', () => {
