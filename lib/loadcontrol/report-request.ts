@@ -62,6 +62,9 @@ export interface ReportRequests {
   readonly declined: string[];
 }
 
+/** Most descriptors answered per event: each may ask for a report per interval, and the VTN is outside our control. */
+export const MAX_DESCRIPTORS = 20;
+
 const int = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isInteger(v) ? v : fallback);
 
 function windowsOf(d: ReportDescriptor, count: number): { windows: ReportWindow[]; spec: number[] } | string {
@@ -103,9 +106,12 @@ function targetsOf(d: ReportDescriptor, venName: string): { resources?: Set<stri
 export function reportRequests(descriptors: readonly ReportDescriptor[] | null | undefined, count: number, venName: string): ReportRequests {
   const declined: string[] = [];
   const byKey = new Map<string, { aggregate: boolean; resources?: Set<string>; payloads: RequestedPayload[]; windows: ReportWindow[] }>();
-  (descriptors ?? []).forEach((d, i) => {
+  const list = descriptors ?? [];
+  if (list.length > MAX_DESCRIPTORS) declined.push(`reports ${MAX_DESCRIPTORS} to ${list.length - 1}: more than ${MAX_DESCRIPTORS} asked for; the rest are not answered`);
+  list.slice(0, MAX_DESCRIPTORS).forEach((d, i) => {
     const what = `report ${i} (${d.payloadType})`;
-    const produced = PRODUCIBLE[d.payloadType];
+    // Own keys only: a payload type named like an Object property ("constructor") is not ours to produce.
+    const produced = Object.hasOwn(PRODUCIBLE, d.payloadType) ? PRODUCIBLE[d.payloadType] : undefined;
     if (!produced) return declined.push(`${what}: this VEN cannot produce ${d.payloadType}; it can send ${Object.keys(PRODUCIBLE).join(', ')}`);
     if (d.historical === false) return declined.push(`${what}: asks for a forecast (historical false); this VEN only reports what happened`);
     const timing = windowsOf(d, count);

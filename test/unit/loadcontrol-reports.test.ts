@@ -45,6 +45,9 @@ describe('report descriptors', () => {
     assert.match(String(windows({ payloadType: 'USAGE', numIntervals: -5 }, 2)), /numIntervals -5/);
     assert.match(String(windows({ payloadType: 'USAGE', startInterval: -3 }, 2)), /startInterval -3/);
     assert.match(String(windows({ payloadType: 'USAGE' }, 0)), /no intervals/);
+    assert.match(String(windows({ payloadType: 'constructor' }, 1)), /cannot produce constructor/);
+    const many = reportRequests(Array.from({ length: 25 }, () => ({ payloadType: 'USAGE' })), 1, 'home-gw');
+    assert.deepEqual(many.declined, ['reports 20 to 24: more than 20 asked for; the rest are not answered']);
     const r = reportRequests([{ payloadType: 'USAGE' }, { payloadType: 'PRICE' }, { payloadType: 'DELTA_USAGE' }, { payloadType: 'DEMAND', aggregate: true }], 2, 'home-gw');
     assert.equal(r.declined.length, 1);
     assert.deepEqual(
