@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { LoadControlSchedule, type Curtailment, type StateChange } from '../lib/loadcontrol/schedule';
-import { loadCurtailments, saveCurtailments } from '../lib/loadcontrol/curtailment-store';
+import { LoadControlSchedule, type StateChange } from '../lib/loadcontrol/schedule';
+import { loadState, saveState, type LoadControlState } from '../lib/loadcontrol/curtailment-store';
+import { loadReportQueue, saveReportQueue } from '../lib/loadcontrol/report-queue-store';
+import type { Report } from '../lib/loadcontrol/openadr3-types';
 import { VtnSession, type SessionChange } from '../lib/loadcontrol/vtn-session';
 import { coapParticipants, participantsFromRegistry, ParticipantConfigError, type Participant } from '../lib/loadcontrol/participants';
 import { commandMessage, DEFAULT_TOPIC_TEMPLATE, stateMessage } from '../lib/loadcontrol/messages';
@@ -108,6 +110,28 @@ export = function register(RED: NodeAPI): void {
 
     const topicTemplate = (config.topicTemplate ?? '').trim() || DEFAULT_TOPIC_TEMPLATE;
     const schedule = new LoadControlSchedule({ clientName: venName, randomizeStartMs: randomizeMs, openEndedMs, maxEvents, signals: { priceThresholds, setpointStep } });
+    // State on disk under <userDir>/edge-gateway/: the curtailed devices and the owner's opt-outs
+    // (loadcontrol-<id>.json), so that a crash in an event can neither leave a device curtailed
+    // nor curtail one the owner took out; and the reports still owed to the VTN
+    // (loadcontrol-<id>-reports.json). Without a user dir, memory only.
+    const userDir = (RED.settings as { userDir?: unknown }).userDir;
+    const fileBase = typeof userDir === 'string' && userDir !== '' ? join(userDir, 'edge-gateway', `loadcontrol-${this.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`) : undefined;
+    const stateFile = fileBase && `${fileBase}.json`;
+    const queueFile = fileBase && `${fileBase}-reports.json`;
+    let saved: LoadControlState = { curtailments: [], optOuts: [] };
+    let queued: Report[] = [];
+    if (stateFile && queueFile) {
+      try {
+        saved = loadState(stateFile);
+      } catch (err) {
+        this.warn(`${stateFile} unreadable (${(err as Error).message}): devices curtailed or opted out before the restart are not known`);
+      }
+      try {
+        queued = loadReportQueue(queueFile, maxReports);
+      } catch (err) {
+        this.warn(`${queueFile} unreadable (${(err as Error).message}): reports owed before the restart are lost`);
+      }
+    }
     const session = new VtnSession({
       client,
       schedule,
@@ -117,30 +141,26 @@ export = function register(RED: NodeAPI): void {
       targetValues: list(config.targetValues).length ? list(config.targetValues) : undefined,
       pollMs,
       maxQueuedReports: maxReports,
+      queuedReports: queued,
+      saveQueue: queueFile ? (queue) => saveReportQueue(queueFile, queue) : undefined,
     });
-    // Curtailed devices on disk (<userDir>/edge-gateway/loadcontrol-<id>.json), so that a crash
-    // in an event cannot leave one curtailed; without a user dir, memory only.
-    const userDir = (RED.settings as { userDir?: unknown }).userDir;
-    const stateFile = typeof userDir === 'string' && userDir !== '' ? join(userDir, 'edge-gateway', `loadcontrol-${this.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`) : undefined;
-    let saved: Curtailment[] = [];
-    if (stateFile) {
-      try {
-        saved = loadCurtailments(stateFile);
-      } catch (err) {
-        this.warn(`${stateFile} unreadable (${(err as Error).message}): devices curtailed before the restart are not known`);
-      }
-    }
     let saveFailed = false;
-    schedule.on('curtailments', (list) => {
+    // Saved curtailments not yet taken back (that waits for the first poll) stay on disk meanwhile.
+    let unadopted = saved.curtailments;
+    const saveSchedule = (): void => {
       if (!stateFile) return;
+      const now = schedule.curtailments();
+      const curtailments = [...now, ...unadopted.filter((c) => !now.some((n) => n.participant.key === c.participant.key))];
       try {
-        saveCurtailments(stateFile, list);
+        saveState(stateFile, { curtailments, optOuts: schedule.optOutList() });
         saveFailed = false;
       } catch (err) {
         if (!saveFailed) this.error(`cannot save ${stateFile}: ${(err as Error).message}`);
         saveFailed = true;
       }
-    });
+    };
+    schedule.on('curtailments', saveSchedule);
+    schedule.on('opt-outs', saveSchedule);
     let closed = false;
     let reachable: boolean | undefined;
     let running: string | undefined;
@@ -166,6 +186,7 @@ export = function register(RED: NodeAPI): void {
       if ((change.kind === 'event-ended' || change.kind === 'event-cancelled') && running === change.eventID) running = undefined;
       // Logged once per event: a malformed event is the utility's problem, not the flow's.
       if (change.kind === 'event-rejected') this.warn(`event ${change.eventID ?? '(no id)'} refused: ${change.reason}`);
+      if (change.kind === 'report-declined') this.warn(`event ${change.eventID}: ${change.reason}`);
       if (change.kind === 'clock-jump') this.warn(`the clock jumped ${Math.round(change.jumpMs / 1000)} s; schedule re-planned`);
       sendState(change);
       showStatus();
@@ -238,12 +259,17 @@ export = function register(RED: NodeAPI): void {
     const startTimer = setTimeout(() => {
       attachProvisioning();
       refreshParticipants();
+      // Before the first look at the clock: a device the owner took out stays out.
+      schedule.adoptOptOuts(saved.optOuts);
       schedule.start();
       session.start();
       // Saved curtailments are taken back once the VTN has been asked (or found away): those
       // whose event is still on keep going, the others are restored.
       void session.pollNow().then(() => {
-        if (!closed) schedule.adopt(saved);
+        if (closed) return;
+        unadopted = [];
+        schedule.adopt(saved.curtailments);
+        saveSchedule();
       });
     }, 0);
     showStatus();

@@ -1,13 +1,19 @@
 /**
- * The curtailed devices and their values before the event, on disk, so that a restart (or a
- * crash) in the middle of an event cannot leave a device curtailed: the next start takes them
- * back and restores each one whose event is gone.
+ * The curtailed devices with their values before the event, and the owner's opt-outs, on disk:
+ * a restart (or a crash) in the middle of an event can neither leave a device curtailed (the
+ * next start takes them back and restores each one whose event is gone) nor curtail again a
+ * device the owner took out of the event.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { writeFileAtomicSync } from '../util/atomic-file';
-import type { Curtailment } from './schedule';
+import { readJsonFile } from './json-file';
+import type { Curtailment, OptOut } from './schedule';
 
 const MAX_FILE_BYTES = 1024 * 1024;
+
+export interface LoadControlState {
+  readonly curtailments: Curtailment[];
+  readonly optOuts: OptOut[];
+}
 
 function isCurtailment(x: unknown): x is Curtailment {
   const c = x as Partial<Curtailment> | null;
@@ -25,22 +31,25 @@ function isCurtailment(x: unknown): x is Curtailment {
   );
 }
 
-/** What was saved; nothing when there is no file. A damaged file is an error the caller reports. */
-export function loadCurtailments(file: string): Curtailment[] {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  if (size > MAX_FILE_BYTES) throw new Error(`${file} is larger than ${MAX_FILE_BYTES} bytes`);
-  const data = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  if (!Array.isArray(data)) throw new Error(`${file} does not hold a list`);
-  return data.filter(isCurtailment);
+function isOptOut(x: unknown): x is OptOut {
+  const o = x as Partial<OptOut> | null;
+  return typeof o === 'object' && o !== null && typeof o.device === 'string' && typeof o.eventID === 'string' && typeof o.untilMs === 'number' && Number.isFinite(o.untilMs);
+}
+
+/**
+ * What was saved; nothing when there is no file. A damaged file is an error the caller reports;
+ * entries of the wrong shape are dropped. A plain list is the format before opt-outs were kept.
+ */
+export function loadState(file: string): LoadControlState {
+  const data = readJsonFile(file, MAX_FILE_BYTES);
+  if (data === undefined) return { curtailments: [], optOuts: [] };
+  if (Array.isArray(data)) return { curtailments: data.filter(isCurtailment), optOuts: [] };
+  const o = data as { curtailments?: unknown; optOuts?: unknown } | null;
+  if (typeof o !== 'object' || o === null || !Array.isArray(o.curtailments)) throw new Error(`${file} does not hold the load-control state`);
+  return { curtailments: o.curtailments.filter(isCurtailment), optOuts: Array.isArray(o.optOuts) ? o.optOuts.filter(isOptOut) : [] };
 }
 
 /** Written synchronously, right after the commands of the same look at the clock went out. */
-export function saveCurtailments(file: string, list: readonly Curtailment[]): void {
-  writeFileAtomicSync(file, `${JSON.stringify(list, null, 1)}\n`);
+export function saveState(file: string, state: LoadControlState): void {
+  writeFileAtomicSync(file, `${JSON.stringify(state, null, 1)}\n`);
 }

@@ -10,7 +10,8 @@ import { type Clock, MAX_TIMER_MS, systemClock } from './clock';
 import { planEvent, PlanError, type PlannedEvent, type PlannedInterval } from './event-plan';
 import type { OadrEvent, Report } from './openadr3-types';
 import type { Participant } from './participants';
-import { buildReport, type IntervalParticipation } from './report';
+import { buildReport, type IntervalParticipation, type RanInterval } from './report';
+import { reportRequests, type ReportRequests } from './report-request';
 import { commandFor, DEFAULT_SIGNAL_OPTIONS, signalOf, type SignalOptions } from './signals';
 import { validateObject } from './validate';
 
@@ -64,6 +65,7 @@ export type StateChange =
   | { kind: 'interval-started'; eventID: string; programID: string; intervalID: number; start: string; end: string; devices: string[] }
   | { kind: 'device-restored'; device: string; value: number; eventID?: string }
   | { kind: 'device-opted-out'; device: string; eventIDs: string[] }
+  | { kind: 'report-declined'; eventID: string; reason: string }
   | { kind: 'clock-jump'; jumpMs: number };
 
 /** A device curtailed now, and the value it goes back to: persisted across restarts. */
@@ -75,12 +77,22 @@ export interface Curtailment {
   readonly value: number;
 }
 
+/** The owner took a device out of an event: kept until the event is over, across restarts. */
+export interface OptOut {
+  readonly device: string;
+  readonly eventID: string;
+  /** The event's end (ms): the opt-out is forgotten then, even if the event is never seen again. */
+  readonly untilMs: number;
+}
+
 export interface ScheduleEvents {
   command: [DeviceCommand];
   state: [StateChange];
   report: [Report];
   /** The set of curtailed devices changed. */
   curtailments: [Curtailment[]];
+  /** The owner's opt-outs changed. */
+  'opt-outs': [OptOut[]];
 }
 
 interface DeviceState {
@@ -95,14 +107,14 @@ interface DeviceState {
   curtailed?: { eventID: string; intervalID: number; value: number };
   /** Start offsets drawn per event. */
   offsets: Map<string, number>;
-  /** Events the owner opted this device out of. */
-  optedOut: Set<string>;
   /** Latest power the device reported (W), for usage reports. */
   powerW?: number;
 }
 
 /** Ended events are kept this long (a VTN that still lists them is not news). */
 const PRUNE_AFTER_MS = 3600_000;
+/** Most opt-outs kept (device × event): only the owner makes them, but a saved file is read back too. */
+const MAX_OPT_OUTS = 10_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 const intervalKey = (eventID: string, intervalID: number): string => `${eventID}\u0000${intervalID}`;
 
@@ -116,7 +128,12 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
   /** Per event interval: the devices that took part, for its report. */
   private readonly participation = new Map<string, Map<string, IntervalParticipation>>();
   private readonly started = new Set<string>();
+  /** Reports the events asked for, per event, and those already made. */
+  private readonly requests = new Map<string, ReportRequests>();
   private readonly reported = new Set<string>();
+  /** Per device key: the events the owner took it out of, and until when. Outlives the device leaving. */
+  private readonly optOuts = new Map<string, Map<string, number>>();
+  private lastOptOuts = '[]';
   private readonly ended = new Set<string>();
   private timer: unknown;
   private lastWall: number;
@@ -189,6 +206,43 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     this.tick();
   }
 
+  optOutList(): OptOut[] {
+    const out: OptOut[] = [];
+    for (const [device, events] of this.optOuts) {
+      // A known event's own end wins: it may have been extended since the opt-out.
+      for (const [eventID, until] of events) out.push({ device, eventID, untilMs: this.events.get(eventID)?.endMs ?? until });
+    }
+    return out;
+  }
+
+  /**
+   * Opt-outs saved before a restart. Call before start(), so that no device the owner took out
+   * of an event is curtailed again, not even for a moment; those already over are dropped.
+   */
+  adoptOptOuts(saved: readonly OptOut[]): void {
+    const now = this.clock.now();
+    for (const o of saved) if (o.untilMs > now) this.addOptOut(o.device, o.eventID, o.untilMs);
+    this.noteCurtailments();
+    this.tick();
+  }
+
+  private addOptOut(device: string, eventID: string, untilMs: number): void {
+    let events = this.optOuts.get(device);
+    if (!events?.has(eventID) && this.optOutCount() >= MAX_OPT_OUTS) return;
+    if (!events) this.optOuts.set(device, (events = new Map()));
+    events.set(eventID, untilMs);
+  }
+
+  private optOutCount(): number {
+    let n = 0;
+    for (const events of this.optOuts.values()) n += events.size;
+    return n;
+  }
+
+  private optedOut(d: DeviceState, eventID: string): boolean {
+    return this.optOuts.get(d.participant.key)?.has(eventID) === true;
+  }
+
   knownEvents(): PlannedEvent[] {
     return [...this.events.values()];
   }
@@ -218,14 +272,15 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     if (!known && planned.endMs <= this.clock.now()) return 'unchanged';
     if (!known && this.events.size >= this.opts.maxEvents) return this.reject(planned.id, `more than ${this.opts.maxEvents} events known; this one is ignored`);
     this.events.set(planned.id, planned);
+    const requests = reportRequests(planned.source.reportDescriptors, planned.intervals.length, this.opts.clientName);
+    this.requests.set(planned.id, requests);
     if (known) {
-      // A modified interval is a new interval: let its start and report happen again.
-      for (const i of planned.intervals) {
-        const k = intervalKey(planned.id, i.id);
-        if (i.startMs > this.clock.now()) {
-          this.started.delete(k);
-          this.reported.delete(k);
-        }
+      // A modified interval is a new interval: let its start, and the reports it ends, happen again.
+      const now = this.clock.now();
+      for (const i of planned.intervals) if (i.startMs > now) this.started.delete(intervalKey(planned.id, i.id));
+      for (const k of [...this.reported]) {
+        const [eventID, , to] = k.split('\u0000');
+        if (eventID === planned.id && !((planned.intervals[Number(to)]?.endMs ?? Infinity) <= now)) this.reported.delete(k);
       }
       this.ended.delete(planned.id);
     }
@@ -237,6 +292,7 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
       start: Number.isFinite(planned.startMs) ? iso(planned.startMs) : '',
       end: Number.isFinite(planned.endMs) ? iso(planned.endMs) : '',
     });
+    for (const reason of requests.declined) this.emit('state', { kind: 'report-declined', eventID: planned.id, reason });
     this.tick();
     return known ? 'modified' : 'added';
   }
@@ -247,15 +303,8 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     if (!e) return false;
     this.events.delete(eventID);
     const ended = this.ended.has(eventID);
-    // The interval cut short still happened: report what the devices did until now.
-    const now = this.clock.now();
-    for (const i of e.intervals) {
-      const k = intervalKey(eventID, i.id);
-      if (!this.started.has(k) || this.reported.has(k) || i.startMs > now) continue;
-      this.reported.add(k);
-      const members = [...(this.participation.get(k)?.values() ?? [])];
-      this.emit('report', buildReport(this.opts.clientName, e, { ...i, endMs: Math.max(i.startMs + 1000, Math.min(i.endMs, now)) }, members));
-    }
+    // The reports asked for still cover what happened: those owed are made now, cut short.
+    this.makeReports(e, this.clock.now(), true);
     this.forget(eventID);
     if (!ended) this.emit('state', { kind: 'event-cancelled', eventID, programID: e.programID });
     this.tick();
@@ -284,7 +333,7 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     for (const p of list) {
       const d = this.devices.get(p.key);
       if (d) d.participant = p;
-      else this.devices.set(p.key, { participant: p, offsets: new Map(), optedOut: new Set() });
+      else this.devices.set(p.key, { participant: p, offsets: new Map() });
     }
     this.tick();
   }
@@ -296,7 +345,11 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     if (report.value !== undefined && Number.isFinite(report.value)) d.reported = report.value;
     if (report.powerW !== undefined && Number.isFinite(report.powerW)) {
       d.powerW = report.powerW;
-      if (d.curtailed) this.participation.get(intervalKey(d.curtailed.eventID, d.curtailed.intervalID))?.get(key)?.samplesW.push(report.powerW);
+      const member = d.curtailed && this.participation.get(intervalKey(d.curtailed.eventID, d.curtailed.intervalID))?.get(key);
+      if (member) {
+        member.sumW += report.powerW;
+        member.samples += 1;
+      }
     }
     return true;
   }
@@ -325,7 +378,7 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     const now = this.clock.now();
     const running = [...this.events.values()].filter((e) => e.startMs <= now && now < e.endMs).map((e) => e.id);
     if (d.curtailed && !running.includes(d.curtailed.eventID)) running.push(d.curtailed.eventID);
-    for (const id of running) d.optedOut.add(id);
+    for (const id of running) this.addOptOut(key, id, this.events.get(id)?.endMs ?? now);
     this.emit('state', { kind: 'device-opted-out', device: d.participant.name, eventIDs: running });
     this.restore(d);
     return running;
@@ -340,6 +393,11 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     this.lastWall = wall;
     this.lastMono = mono;
     if (Math.abs(jump) > this.opts.clockJumpMs) this.emit('state', { kind: 'clock-jump', jumpMs: Math.round(jump) });
+    // Opt-outs of events never seen again (cancelled while we were away) end with their event.
+    for (const [device, events] of this.optOuts) {
+      for (const [id, until] of events) if (!this.events.has(id) && until <= wall) events.delete(id);
+      if (!events.size) this.optOuts.delete(device);
+    }
     this.reconcile(wall);
     this.plan(wall);
     this.noteCurtailments();
@@ -357,9 +415,16 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
   private noteCurtailments(): void {
     const now = this.curtailments();
     const text = JSON.stringify(now);
-    if (text === this.lastCurtailments) return;
-    this.lastCurtailments = text;
-    this.emit('curtailments', now);
+    if (text !== this.lastCurtailments) {
+      this.lastCurtailments = text;
+      this.emit('curtailments', now);
+    }
+    const optOuts = this.optOutList();
+    const optText = JSON.stringify(optOuts);
+    if (optText !== this.lastOptOuts) {
+      this.lastOptOuts = optText;
+      this.emit('opt-outs', optOuts);
+    }
   }
 
   private forget(eventID: string): void {
@@ -367,9 +432,11 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     for (const k of [...this.reported]) if (k.startsWith(`${eventID}\u0000`)) this.reported.delete(k);
     for (const k of [...this.participation.keys()]) if (k.startsWith(`${eventID}\u0000`)) this.participation.delete(k);
     this.ended.delete(eventID);
-    for (const d of this.devices.values()) {
-      d.offsets.delete(eventID);
-      d.optedOut.delete(eventID);
+    this.requests.delete(eventID);
+    for (const d of this.devices.values()) d.offsets.delete(eventID);
+    for (const [device, events] of this.optOuts) {
+      events.delete(eventID);
+      if (!events.size) this.optOuts.delete(device);
     }
   }
 
@@ -387,7 +454,7 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
   private activeFor(d: DeviceState, now: number): { event: PlannedEvent; interval: PlannedInterval } | undefined {
     let best: { event: PlannedEvent; interval: PlannedInterval } | undefined;
     for (const e of this.events.values()) {
-      if (d.optedOut.has(e.id)) continue;
+      if (this.optedOut(d, e.id)) continue;
       const firstStart = e.startMs + this.offsetFor(d, e);
       const interval = e.intervals.find((i) => Math.max(i.startMs, firstStart) <= now && now < i.endMs);
       if (!interval) continue;
@@ -408,7 +475,7 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
         const k = intervalKey(e.id, i.id);
         if (i.startMs <= now && now < i.endMs && !this.started.has(k)) {
           this.started.add(k);
-          const devices = [...this.devices.values()].filter((d) => !d.optedOut.has(e.id)).map((d) => d.participant.name);
+          const devices = [...this.devices.values()].filter((d) => !this.optedOut(d, e.id)).map((d) => d.participant.name);
           this.emit('state', { kind: 'interval-started', eventID: e.id, programID: e.programID, intervalID: i.id, start: iso(i.startMs), end: iso(i.endMs), devices });
         }
       }
@@ -430,7 +497,7 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
       const k = intervalKey(event.id, interval.id);
       let members = this.participation.get(k);
       if (!members) this.participation.set(k, (members = new Map()));
-      members.set(d.participant.key, { participant: d.participant, baseline, value: cmd.value, shed: cmd.shed, samplesW: d.powerW === undefined ? [] : [d.powerW] });
+      members.set(d.participant.key, { participant: d.participant, baseline, value: cmd.value, shed: cmd.shed, sumW: d.powerW ?? 0, samples: d.powerW === undefined ? 0 : 1 });
       this.emit('command', {
         participant: d.participant,
         value: cmd.value,
@@ -460,17 +527,36 @@ export class LoadControlSchedule extends EventEmitter<ScheduleEvents> {
     this.noteCurtailments();
   }
 
-  /** One report per event interval that has ended, and the event's end once all have. */
+  /**
+   * The reports the event asked for whose last interval is over (all still owed when the event
+   * is cut short). Intervals we did not see run (the event came late, or before a restart) are
+   * left out; a report with none is not made.
+   */
+  private makeReports(e: PlannedEvent, now: number, cutShort: boolean): void {
+    const plans = this.requests.get(e.id)?.plans ?? [];
+    plans.forEach((plan, index) => {
+      for (const w of plan.windows) {
+        const last = e.intervals[w.to];
+        const key = `${e.id}\u0000${plan.key}\u0000${w.to}`;
+        if (!last || this.reported.has(key) || (!cutShort && last.endMs > now)) continue;
+        const ran: RanInterval[] = [];
+        for (const i of e.intervals.slice(w.from, w.to + 1)) {
+          const k = intervalKey(e.id, i.id);
+          if (!this.started.has(k) || i.startMs > now) continue;
+          const endMs = cutShort ? Math.max(i.startMs + 1000, Math.min(i.endMs, now)) : i.endMs;
+          ran.push({ interval: { ...i, endMs }, members: [...(this.participation.get(k)?.values() ?? [])] });
+        }
+        if (!ran.length && cutShort) continue;
+        this.reported.add(key);
+        if (ran.length) this.emit('report', buildReport(this.opts.clientName, e, plan, ran, `${e.id}-report-${index}-interval-${last.id}`));
+      }
+    });
+  }
+
+  /** The reports due, and the event's end once its intervals are over. */
   private reportEnded(now: number): void {
     for (const e of this.events.values()) {
-      for (const i of e.intervals) {
-        const k = intervalKey(e.id, i.id);
-        if (i.endMs > now || this.reported.has(k) || !this.started.has(k)) continue;
-        this.reported.add(k);
-        const members = [...(this.participation.get(k)?.values() ?? [])];
-        this.participation.delete(k);
-        this.emit('report', buildReport(this.opts.clientName, e, i, members));
-      }
+      this.makeReports(e, now, false);
       if (e.endMs <= now && !this.ended.has(e.id)) {
         this.ended.add(e.id);
         this.emit('state', { kind: 'event-ended', eventID: e.id, programID: e.programID });

@@ -25,6 +25,10 @@ export interface VtnSessionOptions {
   readonly backoff?: BackoffOptions;
   readonly maxQueuedReports?: number;
   readonly clock?: Clock;
+  /** Reports still owed from before a restart (oldest first): sent once the VTN answers. */
+  readonly queuedReports?: readonly Report[];
+  /** Called with the whole queue after every change, to keep it on disk; a throw is told once as a notice. */
+  readonly saveQueue?: (queue: readonly Report[]) => void;
 }
 
 export const DEFAULT_SESSION = { pollMs: 60_000, maxQueuedReports: 100, backoff: { initialMs: 2_000, maxMs: 300_000 } } as const;
@@ -53,7 +57,9 @@ export class VtnSession extends EventEmitter<SessionEvents> {
   private stopped = true;
   private polling?: Promise<void>;
   private readonly queue: Report[] = [];
-  private flushing = false;
+  /** The queue on its way out; stop() waits for it, so that a restart reads the queue as the VTN left it. */
+  private flushing?: Promise<void>;
+  private saveFailed = false;
   private programIDs = new Map<string, string>();
   private readonly subscriptions = new Map<string, string>();
   private readonly subscribeFailed = new Set<string>();
@@ -65,6 +71,7 @@ export class VtnSession extends EventEmitter<SessionEvents> {
     this.pollMs = o.pollMs ?? DEFAULT_SESSION.pollMs;
     this.backoff = o.backoff ?? DEFAULT_SESSION.backoff;
     this.maxQueued = o.maxQueuedReports ?? DEFAULT_SESSION.maxQueuedReports;
+    this.queue.push(...(o.queuedReports ?? []).slice(-this.maxQueued));
     o.schedule.on('report', (r) => this.queueReport(r));
   }
 
@@ -79,6 +86,7 @@ export class VtnSession extends EventEmitter<SessionEvents> {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     await this.polling?.catch(() => undefined);
+    await this.flushing?.catch(() => undefined);
     await Promise.all([...this.subscriptions.values()].map((id) => this.o.client.deleteSubscription(id).catch(() => undefined)));
     this.subscriptions.clear();
   }
@@ -141,36 +149,49 @@ export class VtnSession extends EventEmitter<SessionEvents> {
       const dropped = this.queue.shift();
       if (dropped) this.emit('state', { kind: 'report-dropped', eventID: dropped.eventID, reason: `more than ${this.maxQueued} reports waiting for the VTN` });
     }
+    this.saveQueue();
     if (this.reachable !== false) void this.flush();
   }
 
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
+  /** Out of the queue by identity: while it was on its way, the queue may have moved on. */
+  private take(report: Report): void {
+    const at = this.queue.indexOf(report);
+    if (at >= 0) this.queue.splice(at, 1);
+    this.saveQueue();
+  }
+
+  private saveQueue(): void {
+    if (!this.o.saveQueue) return;
     try {
-      while (this.queue.length && !this.stopped) {
-        const report = this.queue[0]!;
-        try {
-          const created = await this.o.client.createReport(report);
-          this.queue.shift();
-          this.emit('state', { kind: 'report-sent', eventID: report.eventID, reportName: report.reportName ?? undefined, reportID: created.id });
-        } catch (err) {
-          if (err instanceof VtnHttpError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 429) {
-            // The VTN will never take this one (e.g. 400, 404 for a deleted event): drop it.
-            this.queue.shift();
-            this.emit('state', { kind: 'report-dropped', eventID: report.eventID, reason: err.message });
-            continue;
-          }
-          if (err instanceof SchemaError) {
-            this.queue.shift();
-            this.emit('state', { kind: 'report-dropped', eventID: report.eventID, reason: err.message });
-            continue;
-          }
-          return; // unreachable: the next successful poll flushes again
-        }
+      this.o.saveQueue(this.queue);
+      this.saveFailed = false;
+    } catch (err) {
+      if (!this.saveFailed) this.emit('state', { kind: 'notice', reason: `queued reports not saved: ${(err as Error)?.message ?? String(err)}` });
+      this.saveFailed = true;
+    }
+  }
+
+  private flush(): Promise<void> {
+    this.flushing ??= this.sendQueued().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async sendQueued(): Promise<void> {
+    while (this.queue.length && !this.stopped) {
+      const report = this.queue[0]!;
+      try {
+        const created = await this.o.client.createReport(report);
+        this.take(report);
+        this.emit('state', { kind: 'report-sent', eventID: report.eventID, reportName: report.reportName ?? undefined, reportID: created.id });
+      } catch (err) {
+        // 4xx (e.g. 400, 404 for a deleted event) but 401/429: the VTN will never take this one; nor a report failing the schema.
+        const refused = (err instanceof VtnHttpError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 429) || err instanceof SchemaError;
+        if (!refused) return; // unreachable: the next successful poll flushes again
+        this.take(report);
+        this.emit('state', { kind: 'report-dropped', eventID: report.eventID, reason: (err as Error).message });
       }
-    } finally {
-      this.flushing = false;
     }
   }
 

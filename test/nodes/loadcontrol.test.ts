@@ -11,7 +11,7 @@ import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
@@ -199,6 +199,12 @@ describe('load-control node', () => {
     vtn.publishEvent({
       programID,
       eventName: 'evening peak',
+      // Per device after each interval, and the sum of both at the end.
+      reportDescriptors: [
+        { payloadType: 'DELTA_USAGE', startInterval: 0, numIntervals: 1, frequency: 1, repeat: -1 },
+        { payloadType: 'USAGE', startInterval: 0, numIntervals: 1, frequency: 1, repeat: -1 },
+        { payloadType: 'DELTA_USAGE', aggregate: true },
+      ],
       intervalPeriod: { start: new Date(start).toISOString(), duration: 'PT3S' },
       intervals: [
         { id: 0, payloads: [{ type: 'SIMPLE', values: [3] }] },
@@ -226,14 +232,19 @@ describe('load-control node', () => {
     assert.equal(first.loadControl.level, 3);
     assert.equal(first.loadControl.clamped, true);
     assert.deepEqual(kinds(states).filter((k) => k === 'interval-started').length, 2);
-    await until('two reports at the VTN', () => vtn.reports.size === 2);
-    for (const r of vtn.reports.values()) {
-      assert.deepEqual(validateObject('report', r), { ok: true });
-      const resources = r.resources as { resourceName: string; intervals: { payloads: { type: string }[] }[] }[];
-      assert.deepEqual(resources.map((x) => x.resourceName).sort(), ['AGGREGATED_REPORT', 'all lights', 'lamp-1', 'porch']);
-      const lamp1 = resources.find((x) => x.resourceName === 'lamp-1');
+    await until('three reports at the VTN', () => vtn.reports.size === 3);
+    const sent = [...vtn.reports.values()];
+    for (const r of sent) assert.deepEqual(validateObject('report', r), { ok: true });
+    const resourcesOf = (r: (typeof sent)[number]) => r.resources as { resourceName: string; intervals: { id: number; payloads: { type: string }[] }[] }[];
+    const perDevice = sent.filter((r) => resourcesOf(r).every((x) => x.resourceName !== 'AGGREGATED_REPORT'));
+    assert.equal(perDevice.length, 2, 'one per interval');
+    for (const r of perDevice) {
+      assert.deepEqual(resourcesOf(r).map((x) => x.resourceName).sort(), ['all lights', 'lamp-1', 'porch']);
+      const lamp1 = resourcesOf(r).find((x) => x.resourceName === 'lamp-1');
       assert.deepEqual(lamp1?.intervals[0]?.payloads.map((p) => p.type), ['DELTA_USAGE', 'USAGE'], 'lamp-1 reported its power');
     }
+    const total = sent.find((r) => !perDevice.includes(r))!;
+    assert.deepEqual(resourcesOf(total).map((x) => [x.resourceName, x.intervals.map((i) => i.id)]), [['AGGREGATED_REPORT', [0, 1]]]);
     assert.deepEqual(vtn.violations, []);
     await waitForStatus(helper.getNode('lc'), (s) => s.fill === 'green' && /3 devices/.test(String(s.text)));
   });
@@ -309,10 +320,79 @@ describe('load-control node', () => {
       await load();
       await until('lamp-1 restored', () => mqttGot.length === 1);
       assert.deepEqual([mqttGot[0]?.payload.brightness, mqttGot[0]?.payload.reason], [65, 'restore']);
-      await until('the file is emptied', () => readFileSync(file, 'utf8').trim() === '[]');
+      await until('the file is emptied', () => (JSON.parse(readFileSync(file, 'utf8')) as { curtailments: unknown[] }).curtailments.length === 0);
     } finally {
       settings({ userDir: undefined });
     }
+  });
+
+  /** A user dir for the node's state files, for the duration of `body`. */
+  async function withUserDir(body: (dir: string) => Promise<void>): Promise<void> {
+    const userDir = mkdtempSync(join(tmpdir(), 'lc-userdir-'));
+    // settings() is in the helper, not in our typings of it.
+    const settings = (helper as unknown as { settings(s: Record<string, unknown>): void }).settings.bind(helper);
+    settings({ userDir });
+    try {
+      await body(join(userDir, 'edge-gateway'));
+    } finally {
+      settings({ userDir: undefined });
+    }
+  }
+
+  test("the owner's override survives a restart: the device is not curtailed again", async () => {
+    await withUserDir(async (dir) => {
+      await load();
+      vtn.publishEvent({
+        programID,
+        intervalPeriod: { start: new Date(Date.now() + 2000).toISOString(), duration: 'PT60S' },
+        intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [2] }] }],
+      });
+      await until('both devices dimmed', () => mqttGot.length === 1 && coapGot.length === 1);
+      helper.getNode('lc').receive({ topic: 'override', device: 'porch' });
+      await until('porch restored by the owner', () => coapGot.length === 2);
+      const state = JSON.parse(readFileSync(join(dir, 'loadcontrol-lc.json'), 'utf8')) as { optOuts: { device: string }[] };
+      assert.deepEqual(state.optOuts.map((o) => o.device), ['coap:porch']);
+      await helper.unload();
+      await load();
+      // The state file is written in the same look at the clock as the commands: read it, not the
+      // outputs (those are only watched once load() is back, perhaps after the first poll).
+      const curtailed = (): string[] => (JSON.parse(readFileSync(join(dir, 'loadcontrol-lc.json'), 'utf8')) as { curtailments: { participant: { name: string } }[] }).curtailments.map((c) => c.participant.name).sort();
+      await until('lamp-1 curtailed again: the event still runs', () => curtailed().includes('lamp-1'));
+      assert.deepEqual(curtailed(), ['all lights', 'lamp-1'], 'porch, which the owner took out, is not');
+    });
+  });
+
+  test('reports owed at close (VTN away) are sent after the restart once the VTN is back, once', async () => {
+    await withUserDir(async (dir) => {
+      const queueFile = join(dir, 'loadcontrol-lc-reports.json');
+      for (const old of [...vtn.events.keys()]) vtn.cancelEvent(old); // so that "no event now" tells the VTN answered
+      let { states } = await load();
+      const id = vtn.publishEvent({
+        programID,
+        reportDescriptors: [{ payloadType: 'DELTA_USAGE', aggregate: true }],
+        intervalPeriod: { start: new Date(Date.now() + 2000).toISOString(), duration: 'PT2S' },
+        intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [1] }] }],
+      }).id as string;
+      await until('the event was received', () => states.some((m) => m.payload.kind === 'event-received' && m.payload.eventID === id));
+      vtn.setOutage(true);
+      await until('the event is over', () => states.some((m) => m.payload.kind === 'event-ended' && m.payload.eventID === id));
+      await until('the report is queued on disk', () => existsSync(queueFile) && (JSON.parse(readFileSync(queueFile, 'utf8')) as unknown[]).length === 1);
+      await helper.unload();
+      ({ states } = await load());
+      const ours = () => [...vtn.reports.values()].filter((r) => r.eventID === id);
+      await until('the VTN is still away', () => kinds(states).includes('vtn-unreachable'));
+      assert.equal(ours().length, 0);
+      vtn.setOutage(false);
+      helper.getNode('lc').receive({ topic: 'poll' });
+      await until('the report at the VTN', () => ours().length === 1);
+      await until('the queue on disk is empty', () => (JSON.parse(readFileSync(queueFile, 'utf8')) as unknown[]).length === 0);
+      await helper.unload();
+      await load();
+      await waitForStatus(helper.getNode('lc'), (st) => st.fill === 'green' && /no event now/.test(String(st.text)));
+      await helper.unload(); // waits for any report on its way
+      assert.equal(ours().length, 1, 'once, not twice');
+      assert.deepEqual(vtn.violations, []);
+    });
   });
 
   test('bad settings: red status, inputs still completed', async () => {

@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { LoadControlSchedule, type Curtailment, type DeviceCommand, type StateChange } from '../../lib/loadcontrol/schedule';
+import { LoadControlSchedule, type Curtailment, type DeviceCommand, type OptOut, type StateChange } from '../../lib/loadcontrol/schedule';
 import type { OadrEvent, Report } from '../../lib/loadcontrol/openadr3-types';
 import { participantsFromRegistry, coapParticipants, type Participant } from '../../lib/loadcontrol/participants';
 import { validateObject } from '../../lib/loadcontrol/validate';
@@ -31,6 +31,8 @@ function event(id: string, intervals: OadrEvent['intervals'], extra: Partial<Oad
   };
 }
 const simple = (id: number, level: number): OadrEvent['intervals'][number] => ({ id, payloads: [{ type: 'SIMPLE', values: [level] }] });
+/** A report of each interval at its end, per device. */
+const everyInterval = (payloadType: string) => ({ payloadType, startInterval: 0, numIntervals: 1, frequency: 1, repeat: -1 });
 
 function setup(options: { random?: () => number; participants?: Participant[] } = {}) {
   const clock = new ManualClock(T0);
@@ -51,7 +53,8 @@ describe('load-control schedule', () => {
   test('levels become commands at each interval start, within the limits, and devices are restored at the end', () => {
     const { clock, schedule, commands, states, reports, last } = setup();
     schedule.deviceReported('mqtt:th-1:setpoint', { value: 22 });
-    assert.equal(schedule.upsertEvent(event('ev1', [simple(0, 1), simple(1, 3), { id: 2, payloads: [{ type: 'PRICE', values: [0.5] }] }])), 'added');
+    const intervals = [simple(0, 1), simple(1, 3), { id: 2, payloads: [{ type: 'PRICE', values: [0.5] }] }];
+    assert.equal(schedule.upsertEvent(event('ev1', intervals, { reportDescriptors: [everyInterval('DELTA_USAGE')] })), 'added');
     assert.equal(commands.length, 0, 'nothing before the event');
     clock.advance(10 * MIN - 1);
     assert.equal(commands.length, 0, 'nothing a millisecond before the start');
@@ -80,13 +83,13 @@ describe('load-control schedule', () => {
     assert.equal(first.clientName, 'home-gw');
     const bulbResource = first.resources.find((r) => r.resourceName === 'bulb');
     assert.deepEqual(bulbResource?.intervals[0]?.payloads, [{ type: 'DELTA_USAGE', values: [-0.015] }], '25 % of 60 W shed');
-    assert.ok(first.resources.some((r) => r.resourceName === 'AGGREGATED_REPORT'));
+    assert.ok(!first.resources.some((r) => r.resourceName === 'AGGREGATED_REPORT'), 'per device, as asked (aggregate false)');
   });
 
   test('measured power is reported as USAGE; restore goes back to what the device reported', () => {
     const { clock, schedule, reports, last } = setup({ participants: [bulb] });
     schedule.deviceReported('coap:bulb', { value: 80, powerW: 50 });
-    schedule.upsertEvent(event('ev1', [simple(0, 2)]));
+    schedule.upsertEvent(event('ev1', [simple(0, 2)], { reportDescriptors: [{ payloadType: 'USAGE' }] }));
     clock.advance(10 * MIN);
     assert.equal(last('bulb')?.value, 40);
     schedule.deviceReported('coap:bulb', { powerW: 20 });
@@ -98,13 +101,15 @@ describe('load-control schedule', () => {
 
   test('cancellation mid-event restores at once and reports the part that ran; nothing is sent afterwards', () => {
     const { clock, schedule, commands, states, reports, last } = setup();
-    schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 2)]));
+    schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 2)], { reportDescriptors: [{ payloadType: 'DELTA_USAGE', aggregate: true }] }));
     clock.advance(12 * MIN);
     assert.equal(last('bulb')?.value, 50);
+    assert.equal(reports.length, 0, 'the report asked for is due at the end of the last interval');
     assert.equal(schedule.removeEvent('ev1'), true);
     assert.deepEqual([last('bulb')?.reason, last('bulb')?.value], ['restore', 100]);
     assert.ok(states.some((s) => s.kind === 'event-cancelled'));
-    assert.equal(reports.length, 1, 'the interval cut short is reported');
+    assert.equal(reports.length, 1, 'the report owed is made now, with the interval cut short');
+    assert.deepEqual(reports[0]?.resources.map((r) => [r.resourceName, r.intervals.length]), [['AGGREGATED_REPORT', 1]], 'interval 1 never ran');
     assert.equal(reports[0]?.resources[0]?.intervals[0]?.intervalPeriod?.duration, 'PT2M');
     assert.deepEqual(validateObject('report', reports[0]), { ok: true });
     const n = commands.length;
@@ -159,6 +164,36 @@ describe('load-control schedule', () => {
     assert.deepEqual(third.commands.map((c) => [c.reason, c.value]), [['event', 35], ['event', 52.5]], 'level 2, then level 1, of the saved 70 %');
     third.clock.advance(10 * MIN);
     assert.deepEqual(third.commands.at(-1)?.value, 70);
+  });
+
+  test("the owner's opt-outs survive a restart and end with their event", () => {
+    const first = setup();
+    const saved: OptOut[][] = [];
+    first.schedule.on('opt-outs', (o) => saved.push(o));
+    first.schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 2)]));
+    first.clock.advance(11 * MIN);
+    first.schedule.override('coap:bulb');
+    const snapshot = JSON.parse(JSON.stringify(saved.at(-1))) as OptOut[];
+    assert.deepEqual(snapshot, [{ device: 'coap:bulb', eventID: 'ev1', untilMs: Date.parse('2026-07-01T12:30:00Z') }]);
+    first.schedule.stop();
+    // The restart: opt-outs taken back before the first look at the clock, then the VTN's event.
+    const second = setup();
+    second.clock.advance(11 * MIN);
+    second.schedule.adoptOptOuts(snapshot);
+    second.schedule.upsertEvent(event('ev1', [simple(0, 2), simple(1, 2)]));
+    assert.deepEqual(second.commands.map((c) => c.participant.name), ['th-1'], 'the bulb is not curtailed again, not even for a moment');
+    second.clock.advance(10 * MIN);
+    assert.deepEqual(second.commands.filter((c) => c.participant.name === 'bulb'), [], 'nor in the next interval');
+    assert.deepEqual(second.schedule.optOutList().length, 1);
+    second.schedule.removeEvent('ev1');
+    assert.deepEqual(second.schedule.optOutList(), [], 'the cancelled event takes its opt-outs with it');
+    // An opt-out of an event never seen again ends at the event's end; one already over is dropped.
+    const third = setup();
+    third.clock.advance(11 * MIN);
+    third.schedule.adoptOptOuts([...snapshot, { device: 'coap:bulb', eventID: 'old', untilMs: Date.parse('2026-07-01T12:00:00Z') }]);
+    assert.deepEqual(third.schedule.optOutList().map((o) => o.eventID), ['ev1']);
+    third.clock.advance(19 * MIN);
+    assert.deepEqual(third.schedule.optOutList(), []);
   });
 
   test('malformed events are rejected with a notice and affect nothing else', () => {

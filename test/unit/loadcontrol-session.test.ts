@@ -15,6 +15,10 @@ import { VtnSession, type SessionChange } from '../../lib/loadcontrol/vtn-sessio
 import { LoadControlSchedule, type DeviceCommand, type StateChange } from '../../lib/loadcontrol/schedule';
 import type { Participant } from '../../lib/loadcontrol/participants';
 import { validateObject } from '../../lib/loadcontrol/validate';
+import { loadReportQueue, saveReportQueue } from '../../lib/loadcontrol/report-queue-store';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-07-01T12:00:00Z');
@@ -60,10 +64,12 @@ describe('VEN session with the test VTN', () => {
     webhook = undefined;
   });
 
-  const publish = (intervals: number[], start = '2026-07-01T12:10:00Z') =>
+  /** By default the event asks for a report of each interval, per device. */
+  const publish = (intervals: number[], start = '2026-07-01T12:10:00Z', reportDescriptors: unknown[] = [{ payloadType: 'DELTA_USAGE', startInterval: 0, numIntervals: 1, frequency: 1, repeat: -1 }]) =>
     vtn.publishEvent({
       programID,
       eventName: 'evening peak',
+      reportDescriptors,
       intervalPeriod: { start, duration: 'PT10M' },
       intervals: intervals.map((level, id) => ({ id, payloads: [{ type: 'SIMPLE', values: [level] }] })),
     }).id as string;
@@ -123,6 +129,52 @@ describe('VEN session with the test VTN', () => {
     await session.pollNow();
     await until('both reports delivered', () => vtn.reports.size === 2);
     assert.equal(states.filter((s) => s.kind === 'vtn-reachable').length, 2);
+  });
+
+  test('reports owed when the session closes are kept on disk and reach the VTN after the restart, once', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lc-queue-')), 'reports.json');
+    const stopOld = session;
+    session = new VtnSession({ client: new VtnClient({ baseUrl: vtn.baseUrl, clientId: 'ven-client', clientSecret: 'ven-secret' }), schedule, venName: 'home-gw', programNames: ['peak-saver'], clock, saveQueue: (q) => saveReportQueue(file, q) });
+    await stopOld.stop();
+    const id = publish([1, 3]);
+    session.start();
+    await session.pollNow();
+    vtn.setOutage(true);
+    clock.advance(30 * MIN);
+    assert.equal(session.queuedReports(), 2);
+    assert.equal(loadReportQueue(file, 100).length, 2, 'on disk as soon as queued');
+    await session.stop();
+    schedule.stop();
+    // The restart, the VTN still away.
+    const restart = () =>
+      new VtnSession({
+        client: new VtnClient({ baseUrl: vtn.baseUrl, clientId: 'ven-client', clientSecret: 'ven-secret' }),
+        schedule: new LoadControlSchedule({ clientName: 'home-gw', clock }),
+        venName: 'home-gw',
+        programNames: ['peak-saver'],
+        clock,
+        queuedReports: loadReportQueue(file, 100),
+        saveQueue: (q) => saveReportQueue(file, q),
+      });
+    session = restart();
+    session.start();
+    await session.pollNow();
+    assert.equal(session.queuedReports(), 2);
+    assert.equal(vtn.reports.size, 0);
+    vtn.setOutage(false);
+    await session.pollNow();
+    await until('both reports at the VTN', () => vtn.reports.size === 2);
+    await until('the queue on disk is empty', () => loadReportQueue(file, 100).length === 0);
+    assert.deepEqual([...vtn.reports.values()].map((r) => r.reportName), [`${id}-report-0-interval-0`, `${id}-report-0-interval-1`]);
+    // Another restart: nothing is sent twice.
+    await session.stop();
+    session = restart();
+    assert.equal(session.queuedReports(), 0);
+    session.start();
+    await session.pollNow();
+    await session.stop(); // waits for any report on its way
+    assert.equal(vtn.requests.filter((r) => r.method === 'POST' && r.path === '/reports' && r.status === 201).length, 2, 'taken twice, not four times');
+    assert.deepEqual(vtn.violations, []);
   });
 
   test('a malformed event from the VTN is refused with a notice; the good one still runs', async () => {
