@@ -15,6 +15,7 @@ import { VtnSession, type SessionChange } from '../lib/loadcontrol/vtn-session';
 import { coapParticipants, participantsFromRegistry, ParticipantConfigError, type Participant } from '../lib/loadcontrol/participants';
 import { commandMessage, DEFAULT_TOPIC_TEMPLATE, stateMessage } from '../lib/loadcontrol/messages';
 import { DEFAULT_SIGNAL_OPTIONS } from '../lib/loadcontrol/signals';
+import { ownerView, type LoadControlOwner } from '../lib/loadcontrol/owner-view';
 import type { ProvisioningService } from '../lib/provisioning/types';
 import { integerSetting, refuseToStart, SettingError } from './settings';
 import type { OpenAdrVtnNode } from './openadr-vtn-node';
@@ -161,6 +162,10 @@ export = function register(RED: NodeAPI): void {
     };
     schedule.on('curtailments', saveSchedule);
     schedule.on('opt-outs', saveSchedule);
+    // For the dashboard (nodes/dashboard/services.ts): what is curtailed, and the owner's override.
+    (this as Node & { loadControl?: LoadControlOwner }).loadControl = ownerView(schedule, Date.now, (p, events) =>
+      this.log(`owner override from the dashboard: ${p.name} leaves ${events.length ? events.join(', ') : 'no running event'}`),
+    );
     let closed = false;
     let reachable: boolean | undefined;
     let running: string | undefined;

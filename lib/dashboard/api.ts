@@ -4,6 +4,7 @@
  */
 import type { ProvisioningService } from '../provisioning/types';
 import type { EndpointDirectory } from '../coap/rd/directory';
+import type { LoadControlOwner } from '../loadcontrol/owner-view';
 import { parseSharingChoices, SharingChoiceError } from '../sharing/parse-choices';
 import { isValidDeviceId } from '../provisioning/topics';
 import { dashboardView, type Source } from './view';
@@ -12,6 +13,8 @@ import type { VendorInfo } from './vendor-catalogue';
 export interface ApiContext {
   provisioning(): Source<ProvisioningService>[];
   directories(): Source<EndpointDirectory>[];
+  /** Deployed load-control nodes (none when absent). */
+  loadControl?(): Source<LoadControlOwner>[];
   catalogue(): readonly VendorInfo[];
   /** Third parties the deployed data-sharing nodes serve. */
   thirdParties(): string[];
@@ -58,6 +61,7 @@ export function getState(ctx: ApiContext, canWrite: boolean): ApiReply {
     body: dashboardView({
       provisioning: ctx.provisioning(),
       directories: ctx.directories(),
+      loadControl: ctx.loadControl?.() ?? [],
       catalogue: ctx.catalogue(),
       thirdParties: ctx.thirdParties(),
       canWrite,
@@ -106,4 +110,19 @@ export async function putSharing(ctx: ApiContext, id: string, body: unknown): Pr
   const holder = ctx.provisioning().find((p) => p.value.device(id) !== undefined);
   if (!holder) return error(404, `no provisioned device ${id}`);
   return serviceCall(() => holder.value.setSharing(id, choices));
+}
+
+/**
+ * The owner takes a device out of the utility's running event(s), through every load-control
+ * node that commands it: restored and kept out until the event ends, as the flow's override.
+ */
+export function postOptOut(ctx: ApiContext, id: string): ApiReply {
+  if (!isValidDeviceId(id)) return error(400, 'not a device ID');
+  const owners = ctx.loadControl?.() ?? [];
+  const results = owners.map((o) => o.value.optOut(id));
+  const events = new Set<string>();
+  for (const r of results) if (r.result === 'opted-out') for (const e of r.eventIDs) events.add(e);
+  if (results.some((r) => r.result === 'opted-out')) return { status: 200, body: { id, events: [...events] } };
+  if (results.some((r) => r.result === 'no-event')) return error(409, `${id} takes part in no running event`);
+  return error(404, `no load-control node commands ${id}`);
 }

@@ -5,6 +5,7 @@
 import type { Claim, DeviceRecord, Notice, ProvisioningService } from '../provisioning/types';
 import type { EndpointDirectory, RegisteredEndpoint } from '../coap/rd/directory';
 import type { SharingChoices } from '../sharing/choices';
+import type { DeviceLoadControl, LoadControlOwner } from '../loadcontrol/owner-view';
 import { lookupVendor, type VendorInfo } from './vendor-catalogue';
 
 export interface Source<T> {
@@ -30,6 +31,8 @@ export interface DeviceView {
   /** MQTT devices only: CoAP endpoints are not in the registry that keeps choices. */
   readonly sharing?: SharingChoices;
   readonly address?: string;
+  /** Utility events the device is curtailed by, or was taken out of by the owner, now. */
+  readonly loadControl?: Array<Omit<DeviceLoadControl, 'deviceId'> & { node: string }>;
 }
 
 export interface DashboardView {
@@ -45,6 +48,7 @@ export interface DashboardView {
 export interface ViewInput {
   provisioning: readonly Source<ProvisioningService>[];
   directories: readonly Source<EndpointDirectory>[];
+  loadControl?: readonly Source<LoadControlOwner>[];
   catalogue: readonly VendorInfo[];
   thirdParties: readonly string[];
   canWrite: boolean;
@@ -100,11 +104,20 @@ export function dashboardView(input: ViewInput): DashboardView {
     for (const n of p.value.notices(input.noticeLimit)) notices.push({ ...n, registry: p.nodeId });
   }
   for (const dir of input.directories) for (const e of dir.value.endpoints()) devices.push(coapDevice(e, dir.nodeId, input.now));
+  const lc = new Map<string, NonNullable<DeviceView['loadControl']>>();
+  for (const node of input.loadControl ?? []) {
+    for (const { deviceId, ...entry } of node.value.devices()) {
+      const list = lc.get(deviceId) ?? [];
+      list.push({ ...entry, node: node.nodeId });
+      lc.set(deviceId, list);
+    }
+  }
+  const withLoadControl = devices.map((d) => (lc.has(d.id) ? { ...d, loadControl: lc.get(d.id) } : d));
   notices.sort((a, b) => b.at.localeCompare(a.at));
   const thirdParties = new Set(input.thirdParties);
-  for (const d of devices) for (const name of Object.keys(d.sharing?.thirdParties ?? {})) thirdParties.add(name);
+  for (const d of withLoadControl) for (const name of Object.keys(d.sharing?.thirdParties ?? {})) thirdParties.add(name);
   return {
-    devices,
+    devices: withLoadControl,
     claims,
     notices: notices.slice(0, input.noticeLimit),
     registries: input.provisioning.map((p) => ({ id: p.nodeId, name: p.name })),

@@ -1,16 +1,16 @@
 /**
  * The owner's dashboard and the editor's sidebar tab, as a Node-RED plugin: a page and a JSON
  * API on the admin HTTP server (under httpAdminRoot), behind adminAuth with the permissions
- * edge-gateway.read (look) and edge-gateway.write (claim, change choices).
+ * edge-gateway.read (look) and edge-gateway.write (claim, change choices, opt out of an event).
  */
 import { join } from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response, NextFunction } from 'express';
-import { deleteClaim, getState, postClaim, putSharing, type ApiContext, type ApiReply } from '../../lib/dashboard/api';
+import { deleteClaim, getState, postClaim, postOptOut, putSharing, type ApiContext, type ApiReply } from '../../lib/dashboard/api';
 import { requestAllows } from '../../lib/dashboard/permissions';
 import { parseNameList } from '../../lib/sharing/names';
 import { catalogueFromSetting } from './catalogue-setting';
-import { endpointDirectories, provisioningServices } from './services';
+import { endpointDirectories, loadControlOwners, provisioningServices } from './services';
 
 const PAGE_FILES: Record<string, { file: string; type: string }> = {
   'index.html': { file: join(__dirname, 'page', 'index.html'), type: 'text/html; charset=utf-8' },
@@ -44,6 +44,7 @@ export = function register(RED: NodeAPI): void {
   const ctx: ApiContext = {
     provisioning: () => provisioningServices(RED),
     directories: () => endpointDirectories(RED),
+    loadControl: () => loadControlOwners(RED),
     catalogue,
     thirdParties: () => {
       const names = new Set<string>();
@@ -93,4 +94,5 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.post('/edge-gateway/api/claims', write, handle((req) => postClaim(ctx, req.body)));
   RED.httpAdmin.delete('/edge-gateway/api/claims/:id', write, handle((req) => deleteClaim(ctx, String(req.params.id), req.query.registry)));
   RED.httpAdmin.put('/edge-gateway/api/devices/:id/sharing', write, handle((req) => putSharing(ctx, String(req.params.id), req.body)));
+  RED.httpAdmin.post('/edge-gateway/api/devices/:id/load-control/opt-out', write, handle((req) => postOptOut(ctx, String(req.params.id))));
 };

@@ -1,11 +1,13 @@
 /**
  * The deployed parts of the gateway the dashboard and data-sharing read: device-provisioning
- * nodes (their ProvisioningService) and coap-rd nodes (their endpoint directory). Looked up at
+ * nodes (their ProvisioningService), coap-rd nodes (their endpoint directory) and load-control
+ * nodes (what they curtail, and the owner's override). Looked up at
  * each use, since flows are redeployed under our feet.
  */
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { ProvisioningService } from '../../lib/provisioning/types';
 import type { EndpointDirectory } from '../../lib/coap/rd/directory';
+import type { LoadControlOwner } from '../../lib/loadcontrol/owner-view';
 
 export interface Found<T> {
   readonly nodeId: string;
@@ -31,6 +33,10 @@ export function provisioningServices(RED: NodeAPI): Found<ProvisioningService>[]
 
 export function endpointDirectories(RED: NodeAPI): Found<EndpointDirectory>[] {
   return deployed(RED, 'coap-rd', (n) => (n as { directory?: EndpointDirectory }).directory);
+}
+
+export function loadControlOwners(RED: NodeAPI): Found<LoadControlOwner>[] {
+  return deployed(RED, 'load-control', (n) => (n as { loadControl?: LoadControlOwner }).loadControl);
 }
 
 /** The one chosen by id, or, with none chosen, the first deployed. */

@@ -228,8 +228,42 @@
     fact(dl, 'Behaviours', d.behaviours);
     fact(dl, 'Last seen', when(d.lastSeen));
     fact(dl, 'Address', d.address);
+    if (d.loadControl && d.loadControl.length) li.insertBefore(loadControlState(d, s), dl.nextSibling);
     if (d.sharing) sharingForm(li, d, s);
     return li;
+  }
+
+  var CURTAILED = { brightness: 'Dimmed', setpoint: 'Setpoint changed', switch: 'Switched off', power: 'Power limited' };
+
+  function timeOf(iso) {
+    var t = new Date(iso);
+    return isNaN(t) ? '' : t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  /** The utility's events on this device now, and the owner's way out of them. */
+  function loadControlState(d, s) {
+    var box = el('div', { class: 'load-control-state' });
+    var curtailed = false;
+    d.loadControl.forEach(function (e) {
+      var name = e.eventName || e.eventID;
+      if (e.state === 'curtailed') {
+        curtailed = true;
+        var what = (CURTAILED[e.quantity] || 'Limited') + ' for the utility' + (e.until ? ' until ' + timeOf(e.until) : '') + ', event ' + name;
+        box.appendChild(el('p', { class: 'curtailed' }, what));
+      } else box.appendChild(el('p', { class: 'opted-out' }, 'Opted out of ' + name));
+    });
+    // Only for those who may change: a viewer gets no button at all.
+    if (curtailed && s.canWrite) {
+      var button = el('button', { type: 'button', class: 'secondary write opt-out' }, 'Opt out of this event');
+      button.addEventListener('click', function () {
+        button.disabled = true;
+        api('POST', 'api/devices/' + encodeURIComponent(d.id) + '/load-control/opt-out')
+          .then(function (r) { say(d.id + ' opted out of ' + (r.events.join(', ') || 'the event') + '.'); return refresh(); })
+          .catch(function (err) { button.disabled = false; say(err.message, 'error'); });
+      });
+      box.appendChild(button);
+    }
+    return box;
   }
 
   function levelValue(level) {
