@@ -3,11 +3,12 @@
  * a real Node-RED with adminAuth, the embedded broker, device-provisioning and data-sharing:
  * log in, claim by ID and by QR code (photo upload and camera), a simulated device provisions
  * and appears, its sharing choices change what data-sharing sends, notices appear, view-only
- * users get 403, the editor's sidebar tab lists the device. Screenshots go to test/artifacts/.
+ * users get 403, the editor's sidebar tab lists the device, and a device dimmed by a utility
+ * event (load-control with the test VTN) is opted out by the owner. Screenshots go to test/artifacts/.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -18,6 +19,7 @@ import { makeTestPki, type TestPki } from '../support/certs';
 import { provision } from '../../examples/device-simulator/simulator';
 import { startGateway, OWNER, VIEWER, type Gateway } from './gateway-fixture';
 import { gatewayFlow, type RecordedOutput } from './gateway-flow';
+import { TestVtn } from '../support/openadr-vtn';
 import { qrPng, qrY4m } from './qr-images';
 
 const ARTIFACTS = resolve(__dirname, '..', 'artifacts');
@@ -36,8 +38,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe('dashboard in Chromium', { timeout: 170_000 }, () => {
+describe('dashboard in Chromium', { timeout: 200_000 }, () => {
   let gw: Gateway;
+  let vtn: TestVtn;
+  let programID = '';
   let browser: Browser;
   let pki: TestPki;
   let work: string;
@@ -55,8 +59,11 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     const ports = { tls: await freePort(), loopback: await freePort(), coap: await freePort() };
     coapPort = ports.coap;
     tlsUrl = `mqtts://127.0.0.1:${ports.tls}`;
+    vtn = new TestVtn();
+    await vtn.start();
+    programID = vtn.publishProgram({ programName: 'peak-saver', retailerName: 'ACME' }).id as string;
     gw = await startGateway([], { edgeGateway: { vendorCatalogue: VENDORS } });
-    await gw.deploy(gatewayFlow(pki, ports));
+    await gw.deploy(gatewayFlow(pki, ports, vtn.baseUrl));
     // The flow's MQTT client may try before the broker listens; it retries on its own.
     await until('the flow subscribes to device data', async () => (/\[mqtt-broker:gateway loopback\] Connected to broker/.test(gw.red.output()) ? true : undefined), 30_000);
     browser = await chromium.launch({
@@ -69,6 +76,7 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     for (const d of devices) d.end(true);
     await browser?.close();
     await gw?.stop();
+    await vtn?.stop();
     pki?.remove();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -361,5 +369,55 @@ describe('dashboard in Chromium', { timeout: 170_000 }, () => {
     await dashboard.locator('#devices li[data-device="lamp-1"]').waitFor();
     assert.equal(await dashboard.locator('#login').isVisible(), false, 'no second login');
     await context.close();
+  });
+
+  test('a device dimmed by a utility event: the owner sees it and opts it out, the device is restored; a viewer may not', async () => {
+    const owner = { Authorization: `Bearer ${await gw.token(OWNER)}`, 'Content-Type': 'application/json' };
+    assert.equal((await fetch(`${gw.red.url}/edge-gateway/api/claims`, { method: 'POST', headers: owner, body: JSON.stringify({ id: 'lamp-dr', label: 'porch' }) })).status, 200);
+    await connectDevice('lamp-dr');
+    const choices = { vendor: { mode: 'none' }, thirdParties: {}, vendorCommands: false, loadControl: { optIn: true, limits: { brightness: { min: 20 } } } };
+    await until('lamp-dr provisioned and its choices saved', async () => {
+      const res = await fetch(`${gw.red.url}/edge-gateway/api/devices/lamp-dr/sharing`, { method: 'PUT', headers: owner, body: JSON.stringify(choices) });
+      return res.status === 200 ? true : undefined;
+    });
+    const event = vtn.publishEvent({
+      programID,
+      eventName: 'evening peak',
+      intervalPeriod: { start: new Date(Date.now() - 1000).toISOString(), duration: 'PT1H' },
+      intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [1] }] }],
+    });
+    const commandsFor = async () => (await outputs()).filter((o) => o.port === 'command' && o.topic === 'devices/lamp-dr/commands');
+    const dimmed = await until('load-control dims lamp-dr', async () => (await commandsFor()).find((o) => (o.payload as { reason?: string }).reason === 'event'), 30_000);
+    const value = (dimmed.payload as { brightness: number }).brightness;
+    assert.ok(value < 100 && value >= 20, `dimmed within the owner's limit: ${value}`);
+
+    // The viewer sees the state but gets no button, and the route refuses.
+    const viewer = await loggedIn(VIEWER);
+    const viewerCard = viewer.locator('#devices li[data-device="lamp-dr"]');
+    await viewerCard.locator('.load-control-state .curtailed').waitFor();
+    assert.match(await viewerCard.locator('.load-control-state').innerText(), /Dimmed for the utility until \d{1,2}:\d{2}.*, event evening peak/);
+    assert.equal(await viewerCard.locator('button.opt-out').count(), 0, 'no opt-out button for a viewer');
+    const refused = await fetch(`${gw.red.url}/edge-gateway/api/devices/lamp-dr/load-control/opt-out`, { method: 'POST', headers: { Authorization: `Bearer ${await gw.token(VIEWER)}` } });
+    assert.equal(refused.status, 403);
+    assert.equal((await commandsFor()).length, 1, 'nothing restored by the refused request');
+    await viewer.context().close();
+
+    const page = await loggedIn(OWNER);
+    const card = page.locator('#devices li[data-device="lamp-dr"]');
+    await card.locator('.load-control-state .curtailed').waitFor();
+    assert.match(await card.locator('.load-control-state').innerText(), /Dimmed for the utility until .*, event evening peak/);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-load-control-phone.png'), fullPage: true });
+    await card.locator('button.opt-out', { hasText: 'Opt out of this event' }).click();
+    await card.locator('.load-control-state .opted-out', { hasText: 'Opted out of evening peak' }).waitFor();
+    assert.equal(await card.locator('button.opt-out').count(), 0, 'no button once out');
+    const restored = await until('load-control restores lamp-dr', async () => (await commandsFor()).find((o) => (o.payload as { reason?: string }).reason === 'restore'));
+    assert.deepEqual(restored.payload, { brightness: 100, reason: 'restore', eventID: event.id }, 'back to its value before the event');
+    const saved = JSON.parse(readFileSync(join(gw.userDir, 'edge-gateway', 'loadcontrol-lc1.json'), 'utf8')) as { optOuts: Array<{ device: string; eventID: string }> };
+    assert.deepEqual(saved.optOuts.filter((o) => o.device.startsWith('mqtt:lamp-dr:')).map((o) => [o.device, o.eventID]), [['mqtt:lamp-dr:brightness', event.id]], 'persisted like a flow override');
+    const again = await fetch(`${gw.red.url}/edge-gateway/api/devices/lamp-dr/load-control/opt-out`, { method: 'POST', headers: owner });
+    assert.equal(again.status, 409, 'in no running event any more');
+    const unknown = await fetch(`${gw.red.url}/edge-gateway/api/devices/nobody-here/load-control/opt-out`, { method: 'POST', headers: owner });
+    assert.equal(unknown.status, 404);
+    await page.context().close();
   });
 });

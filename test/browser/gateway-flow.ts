@@ -1,19 +1,22 @@
 /**
  * The flow the browser tests deploy: a CoAP resource directory, the embedded broker (TLS for
  * devices, a loopback listener for the flow), device-provisioning, and the data path mqtt in → data-sharing, whose four
- * outputs are recorded and served on GET /sharing-outputs for the test to read.
+ * outputs are recorded and served on GET /sharing-outputs for the test to read. Given a VTN, a
+ * load-control node for the provisioned devices too, its commands recorded the same way.
  */
 import type { TestPki } from '../support/certs';
 
 export interface RecordedOutput {
-  port: 'vendor' | 'thirdParty' | 'device' | 'notice';
+  port: 'vendor' | 'thirdParty' | 'device' | 'notice' | 'command';
   topic?: string;
   payload?: unknown;
   recipient?: string;
   deviceId?: string;
 }
 
-export function gatewayFlow(pki: TestPki, ports: { tls: number; loopback: number; coap: number }): unknown[] {
+export const VTN_CLIENT = { clientId: 'ven-client', clientSecret: 'ven-secret' };
+
+export function gatewayFlow(pki: TestPki, ports: { tls: number; loopback: number; coap: number }, vtnBaseUrl?: string): unknown[] {
   const recorder = (id: string, port: RecordedOutput['port'], y: number) => ({
     id,
     type: 'change',
@@ -23,8 +26,16 @@ export function gatewayFlow(pki: TestPki, ports: { tls: number; loopback: number
     y,
     wires: [['record']],
   });
+  const loadControl = vtnBaseUrl
+    ? [
+        { id: 'vtn1', type: 'openadr-vtn', name: 'utility', baseUrl: vtnBaseUrl, tokenUrl: '', scope: '', credentials: VTN_CLIENT },
+        { id: 'lc1', type: 'load-control', z: 'tab1', name: 'utility events', vtn: 'vtn1', venName: 'home-gw', programs: 'peak-saver', poll: 2, provisioning: 'prov1', devices: '', x: 150, y: 420, wires: [['recCommand'], []] },
+        recorder('recCommand', 'command', 420),
+      ]
+    : [];
   return [
     { id: 'tab1', type: 'tab', label: 'gateway' },
+    ...loadControl,
     { id: 'coap1', type: 'coap-endpoint', name: 'gateway CoAP', address: '127.0.0.1', port: ports.coap, family: 'udp4' },
     { id: 'rd1', type: 'coap-rd', z: 'tab1', name: 'resource directory', endpoint: 'coap1', persist: false, x: 150, y: 360, wires: [[]] },
     { id: 'tls1', type: 'tls-config', name: 'devices', cert: '', key: '', ca: '', certname: '', keyname: '', caname: '', servername: '', verifyservercert: true, credentials: { certdata: pki.server.cert, keydata: pki.server.key, cadata: pki.ca.cert } },
