@@ -11,7 +11,7 @@ import { UdpTransport } from '../lib/coap/cloud-link/udp-transport';
 import { endpointSocket } from '../lib/coap/cloud-link/endpoint-socket';
 import { gatewayLinks } from '../lib/coap/cloud-link/local-links';
 import { serialiseLinks } from '../lib/coap/link-format';
-import { integerSetting, SettingError, refuseToStart } from './settings';
+import { integerSetting, SettingError, settingsOrRefuse } from './settings';
 import type { CoapEndpointNode } from './endpoint-node';
 import type { CoapRdNode } from './coap-rd-node';
 
@@ -76,14 +76,8 @@ function statusOf(state: CloudLinkState, upstream: string): NodeStatus {
 export = function register(RED: NodeAPI): void {
   function CloudLinkNode(this: Node, config: CloudLinkDef): void {
     RED.nodes.createNode(this, config);
-    let settings: Settings;
-    try {
-      settings = readSettings(config);
-    } catch (err) {
-      if (!(err instanceof SettingError)) throw err;
-      refuseToStart(this, 'cloud-link', err.message);
-      return;
-    }
+    const settings = settingsOrRefuse(this, 'cloud-link', () => readSettings(config));
+    if (!settings) return;
     const { target } = settings.upstream;
     const upstreamText = `coap://${target.family === 'udp6' ? `[${target.host}]` : target.host}:${target.port}`;
     const endpointNode = config.endpoint ? (RED.nodes.getNode(config.endpoint) as CoapEndpointNode | null) : null;

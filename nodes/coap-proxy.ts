@@ -3,7 +3,7 @@ import type { NodeAPI, Node, NodeDef, NodeStatus } from 'node-red';
 import { ReverseProxy, DEFAULT_PROXY_OPTIONS, type ProxyOptions } from '../lib/coap/proxy/reverse-proxy';
 import { parseGroups, GroupConfigError } from '../lib/coap/proxy/groups';
 import type { EndpointDirectory } from '../lib/coap/rd/directory';
-import { integerSetting, SettingError, refuseToStart } from './settings';
+import { integerSetting, settingsOrRefuse } from './settings';
 import type { CoapEndpointNode } from './endpoint-node';
 import type { CoapRdNode } from './coap-rd-node';
 
@@ -46,14 +46,8 @@ export = function register(RED: NodeAPI): void {
       this.error('coap-proxy needs a coap-endpoint config node');
       return;
     }
-    let options: Partial<ProxyOptions>;
-    try {
-      options = optionsFrom(config);
-    } catch (err) {
-      if (!(err instanceof SettingError || err instanceof GroupConfigError)) throw err;
-      refuseToStart(this, 'coap-proxy', err.message);
-      return;
-    }
+    const options = settingsOrRefuse(this, 'coap-proxy', () => optionsFrom(config), [GroupConfigError]);
+    if (!options) return;
 
     // The coap-rd node may be created after this one: look it up at every use.
     const directory = (): EndpointDirectory | undefined => {

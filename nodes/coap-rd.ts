@@ -9,7 +9,7 @@ import { RdService } from '../lib/coap/rd/rd-service';
 import { RegistrationStore } from '../lib/coap/rd/store';
 import { DEFAULT_RD_LIMITS, MAX_LIFETIME, type RdLimits } from '../lib/coap/rd/limits';
 import type { RemovalReason } from '../lib/coap/rd/directory';
-import { integerSetting, SettingError, refuseToStart } from './settings';
+import { integerSetting, settingsOrRefuse } from './settings';
 import type { CoapEndpointNode } from './endpoint-node';
 import type { CoapRdNode } from './coap-rd-node';
 
@@ -43,12 +43,8 @@ export = function register(RED: NodeAPI): void {
   function CoapRdNodeCtor(this: CoapRdNode, config: CoapRdDef): void {
     RED.nodes.createNode(this, config);
     const endpointNode = RED.nodes.getNode(config.endpoint) as CoapEndpointNode | null;
-    let directory: ResourceDirectory;
-    try {
-      directory = new ResourceDirectory({ limits: limitsFrom(config) });
-    } catch (err) {
-      if (!(err instanceof SettingError)) throw err;
-      refuseToStart(this, 'coap-rd', err.message);
+    const directory = settingsOrRefuse(this, 'coap-rd', () => new ResourceDirectory({ limits: limitsFrom(config) }));
+    if (!directory) {
       this.directory = new ResourceDirectory();
       return;
     }

@@ -8,7 +8,7 @@ import { resolveByName, targetOf } from '../lib/coap/proxy/resolve';
 import type { EndpointDirectory, RegisteredEndpoint } from '../lib/coap/rd/directory';
 import type { OptionValue } from '../lib/coap/endpoint';
 import { METHODS, type Method } from '../lib/coap/router';
-import { integerSetting, SettingError, refuseToStart } from './settings';
+import { integerSetting, settingsOrRefuse } from './settings';
 import type { CoapRdNode } from './coap-rd-node';
 import { oscoreObserve, oscoreRequest, OscoreRefusedError, type OscoreObserveHandlers } from '../lib/oscore/coap-client';
 import { isOscoreError } from '../lib/oscore/errors';
@@ -105,14 +105,9 @@ function describeFailure(err: Error, who: string): RequestError {
 export = function register(RED: NodeAPI): void {
   function CoapRequestNode(this: Node, config: CoapRequestDef): void {
     RED.nodes.createNode(this, config);
-    let timeoutMs: number;
-    try {
-      timeoutMs = integerSetting('timeout', config.timeout, 5, 1, 600) * 1000;
-    } catch (err) {
-      if (!(err instanceof SettingError)) throw err;
-      refuseToStart(this, 'coap-request', err.message);
-      return;
-    }
+    const timeoutS = settingsOrRefuse(this, 'coap-request', () => integerSetting('timeout', config.timeout, 5, 1, 600));
+    if (timeoutS === undefined) return;
+    const timeoutMs = timeoutS * 1000;
     const client = new CoapClient();
     const oscoreIds = contextIds(config.oscore);
     /** The security context, looked up at each use so a failed one reports on every message. */

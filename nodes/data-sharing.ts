@@ -6,7 +6,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import { DataSharing, DEFAULT_MAX_WINDOWS, type OutMessage, type Route } from '../lib/sharing/data-sharing';
 import { realTimers } from '../lib/sharing/timers';
 import { parseNameList } from '../lib/sharing/names';
-import { integerSetting, refuseToStart, SettingError } from './settings';
+import { integerSetting, SettingError, settingsOrRefuse } from './settings';
 import { provisioningService } from './dashboard/services';
 import type { ProvisioningService } from '../lib/provisioning/types';
 
@@ -20,16 +20,12 @@ const OUTPUT: Record<Route, number> = { vendor: 0, thirdParty: 1, device: 2, not
 export = function register(RED: NodeAPI): void {
   function DataSharingNode(this: Node, config: DataSharingDef): void {
     RED.nodes.createNode(this, config);
-    let thirdParties: string[];
-    let maxWindows: number;
-    try {
-      thirdParties = parseNameList(config.thirdParties ?? '', (reason) => new SettingError(reason));
-      maxWindows = integerSetting('Summary windows', config.maxWindows, DEFAULT_MAX_WINDOWS, 1, 1_000_000);
-    } catch (err) {
-      if (!(err instanceof SettingError)) throw err;
-      refuseToStart(this, 'data-sharing', err.message);
-      return;
-    }
+    const settings = settingsOrRefuse(this, 'data-sharing', () => ({
+      thirdParties: parseNameList(config.thirdParties ?? '', (reason) => new SettingError(reason)),
+      maxWindows: integerSetting('Summary windows', config.maxWindows, DEFAULT_MAX_WINDOWS, 1, 1_000_000),
+    }));
+    if (!settings) return;
+    const { thirdParties, maxWindows } = settings;
 
     const findService = (): ProvisioningService | undefined => provisioningService(RED, config.provisioning || undefined);
     let service: ProvisioningService | undefined;

@@ -7,7 +7,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import { DdnsUpdater, type DdnsState } from '../lib/nat/ddns/ddns-updater';
 import { Dyndns2ConfigError, parseHostnames } from '../lib/nat/ddns/dyndns2';
 import { ddnsUserAgent, packageVersion } from '../lib/nat/ddns/user-agent';
-import { refuseToStart } from './settings';
+import { settingsOrRefuse } from './settings';
 
 interface DdnsUpdateDef extends NodeDef {
   server: string;
@@ -55,8 +55,6 @@ function addressFrom(msg: NodeMessage): { address?: string; ignore?: string; err
 export = function register(RED: NodeAPI): void {
   function DdnsUpdateNode(this: Node<DdnsCredentials>, config: DdnsUpdateDef): void {
     RED.nodes.createNode(this, config);
-    let updater: DdnsUpdater;
-    let hostnames: string[];
     const idle = (): void => void this.on('input', (_msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => done());
     if (!this.credentials?.username) {
       // A freshly imported flow has no credentials yet: not an error, a step still to do.
@@ -65,20 +63,19 @@ export = function register(RED: NodeAPI): void {
       idle();
       return;
     }
-    try {
-      hostnames = parseHostnames(config.hostnames ?? '');
-      updater = new DdnsUpdater({
-        server: config.server || 'https://',
-        hostnames,
-        username: this.credentials.username,
-        password: this.credentials.password ?? '',
-        userAgent: USER_AGENT,
-      });
-    } catch (err) {
-      if (!(err instanceof Dyndns2ConfigError)) throw err;
-      refuseToStart(this, 'ddns-update', err.message);
-      return;
-    }
+    const { username, password } = this.credentials;
+    const settings = settingsOrRefuse(
+      this,
+      'ddns-update',
+      () => {
+        const hostnames = parseHostnames(config.hostnames ?? '');
+        const updater = new DdnsUpdater({ server: config.server || 'https://', hostnames, username, password: password ?? '', userAgent: USER_AGENT });
+        return { hostnames, updater };
+      },
+      [Dyndns2ConfigError],
+    );
+    if (!settings) return;
+    const { hostnames, updater } = settings;
     const server = new URL(config.server);
     if (server.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(server.hostname)) {
       this.warn(`${server.host} is plain http: the password crosses the network unencrypted`);

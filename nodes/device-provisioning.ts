@@ -13,7 +13,7 @@ import { MqttBus } from '../lib/provisioning/mqtt-bus';
 import { MosquittoAcl } from '../lib/provisioning/mosquitto-acl';
 import { wireBrokerToProvisioner } from '../lib/provisioning/broker/wire';
 import { parseClaimsCsv } from '../lib/provisioning/csv';
-import { integerSetting, refuseToStart, SettingError } from './settings';
+import { integerSetting, refuseToStart, SettingError, settingsOrRefuse } from './settings';
 import type { GatewayBrokerNode } from './gateway-broker.types';
 import type { DeviceProvisioningNode } from './device-provisioning.types';
 
@@ -65,20 +65,18 @@ export = function register(RED: NodeAPI): void {
         : undefined;
     const registry = new DeviceRegistry(file);
     if (registry.loadProblem) this.warn(`device registry ${file} unreadable (${registry.loadProblem.problem}); moved to ${registry.loadProblem.movedAside}`);
-    let provisioner: Provisioner;
-    try {
-      provisioner = new Provisioner(registry, {
+    const provisioner = settingsOrRefuse(this, 'device-provisioning', () =>
+      new Provisioner(registry, {
         heartbeatSeconds: integerSetting('heartbeat', config.heartbeat, DEFAULT_HEARTBEAT_SECONDS, 5, 86_400),
         settings: readDeviceSettings(config.settings),
         noticeQuietSeconds: integerSetting('notice quiet time', config.noticeQuiet, DEFAULT_NOTICE_QUIET_SECONDS, 0, 86_400),
         onError: (err) => this.warn(`provisioning message not handled: ${err.message}`),
         maxNoticesPerMinute: integerSetting('max notices per minute', config.maxNotices, DEFAULT_MAX_NOTICES_PER_MINUTE, 1, 10_000),
         onNoticesSuppressed: (n) => this.warn(`${n} owner notice(s) dropped: more than the limit per minute`),
-      });
-    } catch (err) {
-      if (!(err instanceof SettingError)) throw err;
+      }),
+    );
+    if (!provisioner) {
       this.service = new Provisioner(registry);
-      refuseToStart(this, 'device-provisioning', err.message);
       return;
     }
     this.service = provisioner;

@@ -17,7 +17,7 @@ import { commandMessage, DEFAULT_TOPIC_TEMPLATE, stateMessage } from '../lib/loa
 import { DEFAULT_SIGNAL_OPTIONS } from '../lib/loadcontrol/signals';
 import { ownerView, type LoadControlOwner } from '../lib/loadcontrol/owner-view';
 import type { ProvisioningService } from '../lib/provisioning/types';
-import { integerSetting, refuseToStart, SettingError } from './settings';
+import { integerSetting, SettingError, settingsOrRefuse } from './settings';
 import type { OpenAdrVtnNode } from './openadr-vtn-node';
 
 interface LoadControlDef extends NodeDef {
@@ -73,33 +73,29 @@ function devicesSetting(value: unknown): unknown {
 export = function register(RED: NodeAPI): void {
   function LoadControlNode(this: Node, config: LoadControlDef): void {
     RED.nodes.createNode(this, config);
-    let coapList: Participant[];
-    let pollMs: number;
-    let randomizeMs: number;
-    let openEndedMs: number;
-    let maxEvents: number;
-    let maxReports: number;
-    let priceThresholds: number[];
-    let setpointStep: number;
     const venName = (config.venName ?? '').trim() || 'edge-gateway';
-    try {
-      if (venName.length > 128) throw new SettingError('the VEN name is longer than 128 characters');
-      pollMs = integerSetting('poll interval', config.poll, 60, 2, 86_400) * 1000;
-      randomizeMs = integerSetting('start randomisation', config.randomize, 0, 0, 3600) * 1000;
-      openEndedMs = integerSetting('open-ended event cap', config.openEndedHours, 4, 1, 48) * 3600_000;
-      maxEvents = integerSetting('max events', config.maxEvents, 100, 1, 10_000);
-      maxReports = integerSetting('max queued reports', config.maxReports, 100, 1, 10_000);
-      const maxDevices = integerSetting('max devices', config.maxDevices, 100, 1, 10_000);
-      coapList = coapParticipants(devicesSetting(config.devices), maxDevices);
-      priceThresholds = numberList('price thresholds', config.priceThresholds, DEFAULT_SIGNAL_OPTIONS.priceThresholds);
-      setpointStep = config.setpointStep === undefined || config.setpointStep === '' ? DEFAULT_SIGNAL_OPTIONS.setpointStep : Number(config.setpointStep);
-      if (!Number.isFinite(setpointStep) || Math.abs(setpointStep) > 5) throw new SettingError('setpoint step must be a number from -5 to 5 (°C per level)');
-      if (config.callbackBase && !/^https?:\/\/\S+$/.test(config.callbackBase.trim())) throw new SettingError('the callback base must be an http(s) URL');
-    } catch (err) {
-      if (!(err instanceof SettingError) && !(err instanceof ParticipantConfigError)) throw err;
-      refuseToStart(this, 'load-control', err.message);
-      return;
-    }
+    const settings = settingsOrRefuse(
+      this,
+      'load-control',
+      () => {
+        if (venName.length > 128) throw new SettingError('the VEN name is longer than 128 characters');
+        const pollMs = integerSetting('poll interval', config.poll, 60, 2, 86_400) * 1000;
+        const randomizeMs = integerSetting('start randomisation', config.randomize, 0, 0, 3600) * 1000;
+        const openEndedMs = integerSetting('open-ended event cap', config.openEndedHours, 4, 1, 48) * 3600_000;
+        const maxEvents = integerSetting('max events', config.maxEvents, 100, 1, 10_000);
+        const maxReports = integerSetting('max queued reports', config.maxReports, 100, 1, 10_000);
+        const maxDevices = integerSetting('max devices', config.maxDevices, 100, 1, 10_000);
+        const coapList = coapParticipants(devicesSetting(config.devices), maxDevices);
+        const priceThresholds = numberList('price thresholds', config.priceThresholds, DEFAULT_SIGNAL_OPTIONS.priceThresholds);
+        const setpointStep = config.setpointStep === undefined || config.setpointStep === '' ? DEFAULT_SIGNAL_OPTIONS.setpointStep : Number(config.setpointStep);
+        if (!Number.isFinite(setpointStep) || Math.abs(setpointStep) > 5) throw new SettingError('setpoint step must be a number from -5 to 5 (°C per level)');
+        if (config.callbackBase && !/^https?:\/\/\S+$/.test(config.callbackBase.trim())) throw new SettingError('the callback base must be an http(s) URL');
+        return { coapList, pollMs, randomizeMs, openEndedMs, maxEvents, maxReports, priceThresholds, setpointStep };
+      },
+      [ParticipantConfigError],
+    );
+    if (!settings) return;
+    const { coapList, pollMs, randomizeMs, openEndedMs, maxEvents, maxReports, priceThresholds, setpointStep } = settings;
     const vtnNode = config.vtn ? (RED.nodes.getNode(config.vtn) as OpenAdrVtnNode | null) : null;
     const client = vtnNode ? vtnNode.vtnClient() : 'choose an openadr-vtn configuration';
     if (typeof client === 'string') {

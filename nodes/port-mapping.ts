@@ -6,7 +6,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import { MappingManager, type MappingState } from '../lib/nat/mapping-manager';
 import { createPortMapper, isBackendChoice, type BackendChoice } from '../lib/nat/select';
 import type { MappingProtocol } from '../lib/nat/types';
-import { integerSetting, SettingError, refuseToStart } from './settings';
+import { integerSetting, SettingError, settingsOrRefuse } from './settings';
 
 interface PortMappingDef extends NodeDef {
   backend: string;
@@ -86,14 +86,8 @@ function statusOf(states: MappingState[]): NodeStatus {
 export = function register(RED: NodeAPI): void {
   function PortMappingNode(this: Node, config: PortMappingDef): void {
     RED.nodes.createNode(this, config);
-    let settings: Settings;
-    try {
-      settings = readSettings(config);
-    } catch (err) {
-      if (!(err instanceof SettingError)) throw err;
-      refuseToStart(this, 'port-mapping', err.message);
-      return;
-    }
+    const settings = settingsOrRefuse(this, 'port-mapping', () => readSettings(config));
+    if (!settings) return;
 
     const managers = settings.protocols.map(
       (protocol) =>

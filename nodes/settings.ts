@@ -27,3 +27,20 @@ export function refuseToStart(node: StartableNode, type: string, reason: string)
   node.error(`${type} not started: ${reason}`);
   node.on('input', (_msg, _send, done) => done());
 }
+
+/** An error class a node's settings reader throws for settings that cannot work. */
+type SettingErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * Runs a node's settings reader. On a SettingError (or an error of one of `also`) the node
+ * refuses to start and the result is undefined; any other error is a bug and is thrown.
+ */
+export function settingsOrRefuse<T>(node: StartableNode, type: string, read: () => T, also: readonly SettingErrorClass[] = []): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof SettingError) && !also.some((cls) => err instanceof cls)) throw err;
+    refuseToStart(node, type, (err as Error).message);
+    return undefined;
+  }
+}
