@@ -15,25 +15,13 @@ import { helper, packageNode, coreNode, endpointPort, collect, waitForStatus } f
 import { SECRET, SALT, makeClient, msg, opt } from '../support/oscore-pair';
 import { UdpPeer, protectedCall } from '../support/oscore-udp';
 import { CODE, OPTION, decodeUdpFrame, encodeUdpFrame, findOption } from '../../lib/oscore';
+import { seededRandom } from '../support/seeded-random';
 
 const nodes = [packageNode('coap-endpoint'), packageNode('oscore-context'), packageNode('coap-in'), packageNode('coap-response'), coreNode('function/10-function')];
 const TOTAL = 10_000;
 const BATCH = 250;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-const random = rng(0x0badc0de);
-const int = (n: number): number => Math.floor(random() * n);
-const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
+const { int, bytes } = seededRandom(0x0badc0de);
 
 const dir = mkdtempSync(join(tmpdir(), 'oscore-fuzz-'));
 after(async () => {

@@ -20,22 +20,9 @@ import {
   type SecurityContext,
 } from '../../lib/oscore';
 import { makeClient, makeServer, msg, opt } from '../support/oscore-pair';
+import { seededRandom } from '../support/seeded-random';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-const random = rng(0x05c0e);
-const int = (n: number): number => Math.floor(random() * n);
-const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
+const { int, bytes } = seededRandom(0x05c0e);
 
 interface Sample {
   message: CoapMessage;

@@ -9,24 +9,13 @@ import { createSocket } from 'node:dgram';
 import { generate, type Option } from 'coap-packet';
 import { coapCall } from '../support/coap-client';
 import { TestDirectory, startDevice, startProxy, eventually } from './proxy-fixture';
+import { seededRandom, type SeededRandom } from '../support/seeded-random';
 
 const DATAGRAMS = 10_000;
 
-/** Deterministic, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function fuzzDatagram(rand: () => number, i: number): Buffer {
-  const int = (n: number): number => Math.floor(rand() * n);
-  const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
+function fuzzDatagram(random: SeededRandom, i: number): Buffer {
+  const { next: rand, int, bytes } = random;
   const path: Option[] = ['ep', rand() < 0.7 ? 'dev' : bytes(int(8)).toString('latin1'), 'echo'].map((s) => ({ name: 'Uri-Path', value: Buffer.from(s) }));
   const valid = (options: Option[], payload: Buffer = Buffer.alloc(0)): Buffer =>
     generate({ code: ['0.01', '0.02', '0.03', '0.04', '0.05', `0.${String(int(32)).padStart(2, '0')}`][int(6)] as string, confirmable: rand() < 0.5, messageId: int(0x10000), token: bytes(int(9)), options, payload });
@@ -73,11 +62,11 @@ test(`${DATAGRAMS} malformed or random datagrams never stop the proxy`, async ()
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
   sock.on('message', () => undefined);
   try {
-    const rand = prng(20240611);
+    const random = seededRandom(20240611); // deterministic, so a failure can be replayed
     for (let sent = 0; sent < DATAGRAMS; ) {
       const batch: Array<Promise<void>> = [];
       for (let j = 0; j < 100 && sent < DATAGRAMS; j++, sent++) {
-        const datagram = fuzzDatagram(rand, sent);
+        const datagram = fuzzDatagram(random, sent);
         batch.push(new Promise((resolve) => sock.send(datagram, gw.port, '127.0.0.1', () => resolve())));
       }
       await Promise.all(batch);

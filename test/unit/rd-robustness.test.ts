@@ -12,14 +12,9 @@ import { CoapEndpoint } from '../../lib/coap/endpoint';
 import { ResourceDirectory } from '../../lib/coap/rd/registry';
 import { RdService } from '../../lib/coap/rd/rd-service';
 import { FetchError } from '../../lib/coap/rd/fetch-core';
+import { seededRandom } from '../support/seeded-random';
 
-let seed = 0x5eed;
-function rand(n: number): number {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return (seed >>> 8) % n;
-}
-const pick = <T>(items: readonly T[]): T => items[rand(items.length)] as T;
-const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => rand(256)));
+const { int: rand, pick, bytes } = seededRandom(0x5eed); // deterministic, so a failure can be replayed
 const text = (n: number, alphabet: string): string => Array.from({ length: n }, () => alphabet[rand(alphabet.length)]).join('');
 
 const LINK_ALPHABET = '<>;,="\\/ abcrtif*%09\t\n\u0000\u00ff\u2028é';
