@@ -11,9 +11,9 @@
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { createSocket, type Socket } from 'node:dgram';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, waitForStatus, collect } from '../support/flow-runtime';
+import { fakeNatPmp } from '../support/fake-natpmp';
 
 interface ProviderRequest {
   method: string;
@@ -256,22 +256,3 @@ describe('ddns-update node', () => {
   });
 });
 
-/** A NAT-PMP router on loopback that grants everything (as in port-mapping.test.ts). */
-async function fakeNatPmp(): Promise<{ port: number; close(): void }> {
-  const socket: Socket = createSocket('udp4');
-  socket.on('message', (msg, r) => {
-    const op = msg[1]!;
-    const out = Buffer.alloc(op === 0 ? 12 : 16);
-    out[1] = 128 + op;
-    out.writeUInt32BE(100, 4);
-    if (op === 0) Buffer.from([203, 0, 113, 7]).copy(out, 8);
-    else {
-      out.writeUInt16BE(msg.readUInt16BE(4), 8);
-      out.writeUInt16BE(msg.readUInt16BE(6), 10);
-      out.writeUInt32BE(msg.readUInt32BE(8), 12);
-    }
-    socket.send(out, r.port, r.address);
-  });
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-  return { port: socket.address().port, close: () => socket.close() };
-}
