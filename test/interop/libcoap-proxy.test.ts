@@ -5,19 +5,18 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, endpointPort } from '../support/flow-runtime';
-import { requirePeer, runPeer } from '../support/peers';
-import { freePort } from '../support/free-port';
+import { requirePeer, runPeer, startCoapServer } from '../support/peers';
+import { freePort, freeUdpPort } from '../support/free-port';
 import { CoapEndpoint, type Exchange } from '../../lib/coap/endpoint';
 
 const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
-const coapServer = requirePeer('coap-server-notls', 'libcoap3-bin');
 const nodes = [packageNode('coap-endpoint'), packageNode('coap-rd'), packageNode('coap-proxy')];
 const TIME = /[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}/g;
 
@@ -32,13 +31,8 @@ describe('reverse proxy with libcoap peers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'proxy-interop-'));
 
   before(async () => {
-    serverPort = await freePort();
-    server = spawn(coapServer, ['-A', '127.0.0.1', '-p', String(serverPort)], { stdio: 'ignore' });
-    for (let i = 0; i < 50; i++) {
-      const r = await runPeer(coapClient, ['-B', '1', '-m', 'get', `coap://127.0.0.1:${serverPort}/`], 3000);
-      if (r.stdout.includes('libcoap')) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    serverPort = await freeUdpPort();
+    server = await startCoapServer(serverPort);
 
     control.route(
       'GET',

@@ -4,17 +4,15 @@
  */
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlowNode } from 'node-red-node-test-helper';
 import { helper, packageNode, coreNode, endpointPort, collect } from '../support/flow-runtime';
-import { requirePeer, runPeer } from '../support/peers';
-import { freePort } from '../support/free-port';
+import { startCoapServer } from '../support/peers';
+import { freePort, freeUdpPort } from '../support/free-port';
 import { coapCall } from '../support/coap-client';
 
-const coapServer = requirePeer('coap-server-notls', 'libcoap3-bin');
-const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
 const nodes = [packageNode('coap-endpoint'), packageNode('coap-rd'), packageNode('coap-proxy'), packageNode('coap-request'), coreNode('common/25-catch')];
 const TIME = /[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}/;
 
@@ -49,13 +47,8 @@ describe('coap-request node', () => {
   let serverPort = 0;
 
   before(async () => {
-    serverPort = await freePort();
-    server = spawn(coapServer, ['-A', '127.0.0.1', '-p', String(serverPort)], { stdio: 'ignore' });
-    for (let i = 0; i < 50; i++) {
-      const r = await runPeer(coapClient, ['-B', '1', '-m', 'get', `coap://127.0.0.1:${serverPort}/`], 3000);
-      if (r.stdout.includes('libcoap')) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    serverPort = await freeUdpPort();
+    server = await startCoapServer(serverPort);
   });
   afterEach(() => helper.unload());
   after(async () => {
