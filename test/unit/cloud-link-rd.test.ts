@@ -88,14 +88,19 @@ describe('cloud-link against the package RD', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  test('registers with ep, lt and the links; Location-Path remembered', async () => {
+  /** An upstream RD and a cloud-link registered with it; both cleaned up after the test unless told. */
+  async function registeredLink(overrides: Partial<CloudLinkOptions> = {}, stopAfterTest = true) {
     const up = await upstreamRd();
     cleanups.push(up.close);
-    const { cl } = await link(up.port);
-    cleanups.push(() => cl.stop());
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
-    cl.start();
-    const state = await registered;
+    const l = await link(up.port, overrides);
+    if (stopAfterTest) cleanups.push(() => l.cl.stop());
+    const registered = next(l.cl, 'change', (st) => st.status === 'registered');
+    l.cl.start();
+    return { up, ...l, state: await registered };
+  }
+
+  test('registers with ep, lt and the links; Location-Path remembered', async () => {
+    const { up, state } = await registeredLink();
     const reg = up.rd.endpoint('gateway-1');
     assert.ok(reg);
     assert.equal(reg.lt, 60);
@@ -106,13 +111,7 @@ describe('cloud-link against the package RD', () => {
   });
 
   test('refreshes at 2/3 of the lifetime with a POST to the location; the upstream lifetime restarts', async () => {
-    const up = await upstreamRd();
-    cleanups.push(up.close);
-    const { cl, timers } = await link(up.port);
-    cleanups.push(() => cl.stop());
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
-    cl.start();
-    await registered;
+    const { up, cl, timers } = await registeredLink();
     const before = up.rd.endpoint('gateway-1')!;
     up.advance(30_000);
     const refreshed = next(cl, 'refreshed');
@@ -124,13 +123,7 @@ describe('cloud-link against the package RD', () => {
   });
 
   test('re-registers when the upstream forgot the registration (4.04 to the refresh)', async () => {
-    const up = await upstreamRd();
-    cleanups.push(up.close);
-    const { cl, timers } = await link(up.port);
-    cleanups.push(() => cl.stop());
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
-    cl.start();
-    await registered;
+    const { up, cl, timers } = await registeredLink();
     up.rd.remove(up.rd.endpoint('gateway-1')!.id, 'expired');
     assert.equal(up.rd.endpoint('gateway-1'), undefined);
     const again = next(cl, 'change', (s) => s.status === 'registered');
@@ -143,13 +136,7 @@ describe('cloud-link against the package RD', () => {
   });
 
   test('changed links go upstream at once, in an update of the same registration', async () => {
-    const up = await upstreamRd();
-    cleanups.push(up.close);
-    const { cl, setLinks } = await link(up.port);
-    cleanups.push(() => cl.stop());
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
-    cl.start();
-    await registered;
+    const { up, cl, setLinks } = await registeredLink();
     const id = up.rd.endpoint('gateway-1')!.id;
     setLinks([{ href: '/ep/lamp/light' }, { href: '/ep/door/lock', attributes: { rt: 'lock' } }]);
     const refreshed = next(cl, 'refreshed');
@@ -160,22 +147,11 @@ describe('cloud-link against the package RD', () => {
   });
 
   test('discovers the registration interface from /.well-known/core?rt=core.rd', async () => {
-    const up = await upstreamRd();
-    cleanups.push(up.close);
-    const { cl } = await link(up.port, { discover: true });
-    cleanups.push(() => cl.stop());
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
-    cl.start();
-    assert.equal((await registered).rdPath, '/rd');
+    assert.equal((await registeredLink({ discover: true })).state.rdPath, '/rd');
   });
 
   test('stop DELETEs the registration and closes the socket', async () => {
-    const up = await upstreamRd();
-    cleanups.push(up.close);
-    const { cl, socket, timers } = await link(up.port);
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
-    cl.start();
-    await registered;
+    const { up, cl, socket, timers } = await registeredLink({}, false);
     assert.ok(up.rd.endpoint('gateway-1'));
     const closed = once(socket, 'close');
     await cl.stop();
@@ -186,13 +162,7 @@ describe('cloud-link against the package RD', () => {
   });
 
   test('keep-alive pings the upstream at the configured interval', async () => {
-    const up = await upstreamRd();
-    cleanups.push(up.close);
-    const { cl, timers } = await link(up.port);
-    cleanups.push(() => cl.stop());
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
-    cl.start();
-    await registered;
+    const { cl, timers } = await registeredLink();
     const pinged = once(cl, 'ping');
     timers.fire(25_000);
     assert.deepEqual((await pinged)[0], true);
