@@ -17,23 +17,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { requirePeer, runPeer } from '../support/peers';
-import { CloudLink, type CloudLinkState } from '../../lib/coap/cloud-link/cloud-link';
+import { CloudLink } from '../../lib/coap/cloud-link/cloud-link';
 import { UdpTransport } from '../../lib/coap/cloud-link/udp-transport';
 import { freeUdpPort } from '../support/free-port';
+import { nextState } from '../support/cloud-link-events';
 
 const coapRd = requirePeer('coap-rd-notls', 'libcoap3-bin');
 const coapClient = requirePeer('coap-client-notls', 'libcoap3-bin');
-
-function next(cl: CloudLink, event: 'change' | 'refreshed', match: (s: CloudLinkState) => boolean): Promise<CloudLinkState> {
-  return new Promise((resolve) => {
-    const on = (s: CloudLinkState): void => {
-      if (!match(s)) return;
-      cl.off(event, on);
-      resolve(s);
-    };
-    cl.on(event, on);
-  });
-}
 
 describe('cloud-link against libcoap coap-rd-notls', () => {
   let rd: ChildProcess;
@@ -89,7 +79,7 @@ describe('cloud-link against libcoap coap-rd-notls', () => {
   let location = '';
 
   test('discovers /rd and registers; the RD serves the links at the location', async () => {
-    const registered = next(cl, 'change', (s) => s.status === 'registered');
+    const registered = nextState(cl, 'change', (s) => s.status === 'registered');
     cl.start();
     const s = await registered;
     assert.equal(s.rdPath, '/rd');
@@ -108,7 +98,7 @@ describe('cloud-link against libcoap coap-rd-notls', () => {
   });
 
   test('refresh: the update is refused (4.05), so cloud-link registers again', async () => {
-    const again = next(cl, 'change', (s) => s.status === 'registered');
+    const again = nextState(cl, 'change', (s) => s.status === 'registered');
     fire(80_000);
     const s = await again;
     assert.deepEqual([s.reason, s.cause], ['re-registered', 'update-unsupported']);

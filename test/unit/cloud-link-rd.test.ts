@@ -9,9 +9,10 @@ import { once } from 'node:events';
 import { CoapEndpoint } from '../../lib/coap/endpoint';
 import { ResourceDirectory } from '../../lib/coap/rd/registry';
 import { RdService } from '../../lib/coap/rd/rd-service';
-import { CloudLink, type CloudLinkOptions, type CloudLinkState } from '../../lib/coap/cloud-link/cloud-link';
+import { CloudLink, type CloudLinkOptions } from '../../lib/coap/cloud-link/cloud-link';
 import { UdpTransport } from '../../lib/coap/cloud-link/udp-transport';
 import type { Link } from '../../lib/coap/link-format';
+import { nextState } from '../support/cloud-link-events';
 
 interface Timer {
   delay: number;
@@ -69,17 +70,6 @@ async function link(port: number, overrides: Partial<CloudLinkOptions> = {}, lin
   return { cl, timers, socket, setLinks: (l: Link[]) => (current = l) };
 }
 
-function next(cl: CloudLink, event: 'change' | 'refreshed', match: (s: CloudLinkState) => boolean = () => true): Promise<CloudLinkState> {
-  return new Promise((resolve) => {
-    const on = (s: CloudLinkState): void => {
-      if (!match(s)) return;
-      cl.off(event, on);
-      resolve(s);
-    };
-    cl.on(event, on);
-  });
-}
-
 const REFRESH_MS = 40_000; // 2/3 of 60 s
 
 describe('cloud-link against the package RD', () => {
@@ -94,7 +84,7 @@ describe('cloud-link against the package RD', () => {
     cleanups.push(up.close);
     const l = await link(up.port, overrides);
     if (stopAfterTest) cleanups.push(() => l.cl.stop());
-    const registered = next(l.cl, 'change', (st) => st.status === 'registered');
+    const registered = nextState(l.cl, 'change', (st) => st.status === 'registered');
     l.cl.start();
     return { up, ...l, state: await registered };
   }
@@ -114,7 +104,7 @@ describe('cloud-link against the package RD', () => {
     const { up, cl, timers } = await registeredLink();
     const before = up.rd.endpoint('gateway-1')!;
     up.advance(30_000);
-    const refreshed = next(cl, 'refreshed');
+    const refreshed = nextState(cl, 'refreshed');
     timers.fire(REFRESH_MS);
     await refreshed;
     const after = up.rd.endpoint('gateway-1')!;
@@ -126,7 +116,7 @@ describe('cloud-link against the package RD', () => {
     const { up, cl, timers } = await registeredLink();
     up.rd.remove(up.rd.endpoint('gateway-1')!.id, 'expired');
     assert.equal(up.rd.endpoint('gateway-1'), undefined);
-    const again = next(cl, 'change', (s) => s.status === 'registered');
+    const again = nextState(cl, 'change', (s) => s.status === 'registered');
     timers.fire(REFRESH_MS);
     const state = await again;
     assert.deepEqual([state.reason, state.cause], ['re-registered', 'forgotten']);
@@ -139,7 +129,7 @@ describe('cloud-link against the package RD', () => {
     const { up, cl, setLinks } = await registeredLink();
     const id = up.rd.endpoint('gateway-1')!.id;
     setLinks([{ href: '/ep/lamp/light' }, { href: '/ep/door/lock', attributes: { rt: 'lock' } }]);
-    const refreshed = next(cl, 'refreshed');
+    const refreshed = nextState(cl, 'refreshed');
     cl.linksChanged();
     await refreshed;
     assert.equal(up.rd.endpoint('gateway-1')!.id, id);
@@ -193,12 +183,12 @@ describe('cloud-link failures', () => {
     const up = await scriptedUpstream(() => codes.shift() ?? { code: '5.00' });
     const { cl, timers } = await link(up.port);
     cleanups.push(() => cl.stop());
-    const first = next(cl, 'change', (s) => s.status === 'retrying');
+    const first = nextState(cl, 'change', (s) => s.status === 'retrying');
     cl.start();
     const s1 = await first;
     assert.match(s1.error ?? '', /registration answered 4\.00/);
     assert.equal(s1.retryInMs, 5_000);
-    const second = next(cl, 'change', (s) => s.status === 'retrying');
+    const second = nextState(cl, 'change', (s) => s.status === 'retrying');
     timers.fire(5_000);
     const s2 = await second;
     assert.equal(s2.retryInMs, 30_000, 'Max-Age 30 beats the 10 s back-off');
@@ -209,7 +199,7 @@ describe('cloud-link failures', () => {
     const up = await scriptedUpstream(() => ({ code: '2.01' }));
     const { cl } = await link(up.port);
     cleanups.push(() => cl.stop());
-    const retrying = next(cl, 'change', (s) => s.status === 'retrying');
+    const retrying = nextState(cl, 'change', (s) => s.status === 'retrying');
     cl.start();
     assert.match((await retrying).error ?? '', /without a Location-Path/);
   });
@@ -219,7 +209,7 @@ describe('cloud-link failures', () => {
     const many = Array.from({ length: 100 }, (_, i) => ({ href: `/ep/device-${i}/some/long/resource/path` }));
     const { cl } = await link(up.port, {}, many);
     cleanups.push(() => cl.stop());
-    const retrying = next(cl, 'change', (s) => s.status === 'retrying');
+    const retrying = nextState(cl, 'change', (s) => s.status === 'retrying');
     cl.start();
     assert.match((await retrying).error ?? '', /at most 1024 fit/);
     assert.equal(up.posts.length, 0);
