@@ -235,7 +235,8 @@ export class ReverseProxy extends EventEmitter<ProxyEvents> {
     if (verdict.kind === 'unsafe') return void ex.respond({ code: '5.02', payload: Buffer.from(`unknown unsafe option ${verdict.option}`) });
     if (verdict.kind === 'hop-limit') return void ex.respond({ code: '5.08' });
     const group = endpointKey(endpoint);
-    const oscore = request.options['OSCORE'] !== undefined || request.options['9'] !== undefined;
+    // Requests carry option names as coap-packet spells them: number 9 is always 'OSCORE'.
+    const oscore = request.options['OSCORE'] !== undefined;
     // An OSCORE response means something only to its own client (RFC 8613 §4.1.3.1): never cached.
     const cacheable = request.method === 'GET' && !oscore;
     // With the cache off (no entries allowed) only a relay needs the key.
